@@ -1,0 +1,1 @@
+"""finsent's data path: settings, database, ingest, scoring, detection, notification, CLI."""
