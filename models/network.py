@@ -1,0 +1,126 @@
+"""The network: a shared encoder, mean pooling, and one linear head per task."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from models.config import LORA_TARGETS, MINILM_PACKAGE, ModelConfig
+from models.tasks import MISSING_LABEL, TaskSpec
+
+
+def resolve_encoder_path(base_encoder: str) -> Path:
+    """The local directory of ``base_encoder``: the MiniLM package's folder, or a path."""
+    if base_encoder == MINILM_PACKAGE:
+        package = importlib.import_module(MINILM_PACKAGE)
+        return Path(package.get_model_path())
+    path = Path(base_encoder).expanduser()
+    if not (path / "config.json").is_file():
+        raise FileNotFoundError(
+            f"base encoder {base_encoder!r} is neither {MINILM_PACKAGE!r} nor a directory "
+            "holding a Hugging Face config.json"
+        )
+    return path
+
+
+def mean_pool(hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    """Average of the token vectors a text really has (padding excluded)."""
+    mask = attention_mask.unsqueeze(-1).to(hidden.dtype)  # (batch, seq, 1)
+    summed = (hidden * mask).sum(dim=1)  # (batch, hidden)
+    return summed / mask.sum(dim=1).clamp(min=1.0)
+
+
+class MultiTaskModel(nn.Module):
+    """Encoder → mean pooling → dropout → ``{task: Linear(hidden, n_labels)}``."""
+
+    def __init__(
+        self, encoder: nn.Module, tasks: Sequence[TaskSpec], *, head_dropout: float = 0.1
+    ) -> None:
+        super().__init__()
+        names = [task.name for task in tasks]
+        if len(set(names)) != len(names) or not names:
+            raise ValueError(f"tasks need distinct names, got {names}")
+        self.encoder = encoder
+        self.tasks = tuple(tasks)
+        hidden = int(encoder.config.hidden_size)
+        self.dropout = nn.Dropout(head_dropout)
+        self.heads = nn.ModuleDict({t.name: nn.Linear(hidden, t.num_labels) for t in tasks})
+
+    def encode(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """Pooled text vectors, (batch, hidden)."""
+        out = self.encoder(input_ids=input_ids, attention_mask=attention_mask)
+        return mean_pool(out.last_hidden_state, attention_mask)
+
+    def forward(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor
+    ) -> dict[str, torch.Tensor]:
+        """Logits per task, each (batch, n_labels) — one encoder pass for all heads."""
+        pooled = self.dropout(self.encode(input_ids, attention_mask))
+        return {name: head(pooled) for name, head in self.heads.items()}
+
+
+def joint_loss(
+    logits: Mapping[str, torch.Tensor],
+    labels: torch.Tensor,
+    tasks: Sequence[TaskSpec],
+    *,
+    task_weights: Mapping[str, float] | None = None,
+    class_weights: Mapping[str, torch.Tensor] | None = None,
+    label_smoothing: float = 0.0,
+) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """``L = Σ_k λ_k L_k``; ``L_k`` averages only over examples labelled for task k.
+
+    ``labels`` is (batch, n_tasks) in ``tasks`` order, ``MISSING_LABEL`` where an example has
+    no label for a task. A task with no labelled example in the batch contributes exactly 0
+    (not NaN), so batches drawn from one data set train only their own head.
+    """
+    if labels.dim() != 2 or labels.shape[1] != len(tasks):
+        raise ValueError(f"labels must be (batch, {len(tasks)}), got {tuple(labels.shape)}")
+    weights = task_weights or {}
+    per_task: dict[str, torch.Tensor] = {}
+    total = torch.zeros((), device=labels.device, dtype=torch.float32)
+    for k, task in enumerate(tasks):
+        target = labels[:, k]
+        present = target != MISSING_LABEL
+        n_present = int(present.sum())
+        if n_present == 0:
+            per_task[task.name] = total.new_zeros(())
+            continue
+        cw = class_weights.get(task.name) if class_weights else None
+        task_logits = logits[task.name][present].float()
+        # Weighted mean when class weights are set, so λ keeps the same scale either way.
+        loss = F.cross_entropy(
+            task_logits,
+            target[present],
+            weight=cw.to(task_logits.device) if cw is not None else None,
+            label_smoothing=label_smoothing,
+        )
+        per_task[task.name] = loss
+        total = total + float(weights.get(task.name, 1.0)) * loss
+    return total, per_task
+
+
+def apply_lora(encoder: nn.Module, config: ModelConfig) -> nn.Module:
+    """Wrap ``encoder`` with a LoRA adapter on its attention and feed-forward projections."""
+    from peft import LoraConfig, get_peft_model
+
+    lora = LoraConfig(
+        r=config.lora_r,
+        lora_alpha=config.lora_alpha,
+        lora_dropout=config.lora_dropout,
+        target_modules=LORA_TARGETS,
+        bias="none",
+    )
+    return get_peft_model(encoder, lora)
+
+
+def count_parameters(model: nn.Module) -> tuple[int, int]:
+    """(trainable, total) parameter counts."""
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    total = sum(p.numel() for p in model.parameters())
+    return trainable, total

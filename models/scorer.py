@@ -1,0 +1,230 @@
+"""Inference: ``Scorer.from_pretrained(dir).predict(texts)`` — both heads in one pass."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from models.checkpoint import load_model_dir
+from models.network import MultiTaskModel
+from models.tasks import TaskSpec
+from models.text import clean_text
+
+# Dynamic int8 costs < 1 point per task on the dev split (models/README.md) and is ~2x
+# faster on CPU, so it is the CPU default; CUDA runs bf16 autocast instead.
+CPU_DEFAULT_QUANTIZE = "int8"
+QUANTIZE_CHOICES = ("none", "int8")
+# Characters kept before tokenising: far more than max_length tokens ever need, and it
+# keeps a pathological megabyte "article" from stalling the tokenizer.
+_CHARS_PER_TOKEN_CAP = 24
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """One text's labels and calibrated probabilities."""
+
+    topic: str
+    topic_probability: float
+    topic_probabilities: dict[str, float]
+    sentiment: str
+    sentiment_probabilities: dict[str, float]
+    sentiment_score: float  # P(positive) - P(negative), in [-1, 1]
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def resolve_device(device: str) -> torch.device:
+    """``auto`` → CUDA when present, else CPU; ``cuda`` without CUDA is an error."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device 'cuda' requested but CUDA is not available")
+    if device not in ("cpu", "cuda"):
+        raise ValueError(f"device must be auto, cpu or cuda, got {device!r}")
+    return torch.device(device)
+
+
+def quantize_int8(model: torch.nn.Module) -> torch.nn.Module:
+    """Dynamic int8 quantisation of every ``nn.Linear`` (weights int8, activations on the fly)."""
+    import warnings
+
+    from torch.ao.quantization import quantize_dynamic
+
+    with warnings.catch_warnings():
+        # torch marks quantised tensor creation deprecated (moving to torchao); it still
+        # works in the pinned torch 2.13 and torchao is not a dependency.
+        warnings.simplefilter("ignore", UserWarning)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
+
+
+def length_batches(lengths: Sequence[int], batch_size: int) -> Iterator[list[int]]:
+    """Index batches of texts with similar length (less padding); covers every index once."""
+    order = sorted(range(len(lengths)), key=lengths.__getitem__)
+    for start in range(0, len(order), batch_size):
+        yield order[start : start + batch_size]
+
+
+class Scorer:
+    """Scores texts with a finsent model directory.
+
+    >>> scorer = Scorer.from_pretrained("models/finsent-minilm")  # doctest: +SKIP
+    >>> scorer.predict(["Acme cuts full-year outlook"])[0].sentiment  # doctest: +SKIP
+    'negative'
+    """
+
+    def __init__(
+        self,
+        model: MultiTaskModel,
+        tokenizer: Any,
+        *,
+        tasks: Sequence[TaskSpec],
+        temperatures: dict[str, float],
+        max_length: int,
+        version: str,
+        device: torch.device,
+        quantize: str,
+        card: dict | None = None,
+    ) -> None:
+        self.model = model
+        self.tokenizer = tokenizer
+        self.tasks = tuple(tasks)
+        self.temperatures = temperatures
+        self.max_length = max_length
+        self.version = version
+        self.device = device
+        self.quantize = quantize
+        self.card = card or {}
+
+    @classmethod
+    def from_pretrained(
+        cls, model_dir: str | Path, *, device: str = "auto", quantize: str | None = None
+    ) -> Scorer:
+        """Load a model directory. ``quantize``: None = the device's default (int8 on CPU,
+        none on CUDA), ``"none"`` or ``"int8"`` (CPU only)."""
+        dev = resolve_device(device)
+        if quantize is None:
+            quantize = CPU_DEFAULT_QUANTIZE if dev.type == "cpu" else "none"
+        if quantize not in QUANTIZE_CHOICES:
+            raise ValueError(
+                f"quantize must be one of {QUANTIZE_CHOICES} or None, got {quantize!r}"
+            )
+        if quantize == "int8" and dev.type != "cpu":
+            raise ValueError("int8 quantisation runs on CPU only; use quantize='none' on CUDA")
+        loaded = load_model_dir(model_dir, merge_adapter=True)
+        model = loaded.model
+        if quantize == "int8":
+            model = quantize_int8(model)
+        model.to(dev).eval()
+        version = loaded.card.get("version") or Path(model_dir).name
+        return cls(
+            model,
+            loaded.tokenizer,
+            tasks=loaded.tasks,
+            temperatures=loaded.temperatures,
+            max_length=loaded.model_config.max_length,
+            version=str(version),
+            device=dev,
+            quantize=quantize,
+            card=loaded.card,
+        )
+
+    def _tokenize(self, texts: Sequence[str]) -> list[list[int]]:
+        cap = self.max_length * _CHARS_PER_TOKEN_CAP
+        cleaned = [clean_text(t)[:cap] for t in texts]
+        encoded = self.tokenizer(
+            cleaned, truncation=True, max_length=self.max_length, padding=False
+        )
+        return encoded["input_ids"]
+
+    def _pad(self, ids: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
+        width = max(len(row) for row in ids)
+        pad_id = self.tokenizer.pad_token_id or 0
+        input_ids = torch.full((len(ids), width), pad_id, dtype=torch.long)
+        mask = torch.zeros((len(ids), width), dtype=torch.long)
+        for i, row in enumerate(ids):
+            input_ids[i, : len(row)] = torch.tensor(row, dtype=torch.long)
+            mask[i, : len(row)] = 1
+        if self.device.type == "cuda":
+            # Pinned host memory lets the copy overlap with the previous batch's compute.
+            return (
+                input_ids.pin_memory().to(self.device, non_blocking=True),
+                mask.pin_memory().to(self.device, non_blocking=True),
+            )
+        return input_ids, mask
+
+    def predict_logits(
+        self, texts: Sequence[str], *, batch_size: int = 64
+    ) -> dict[str, np.ndarray]:
+        """Raw (uncalibrated) logits per task, (n_texts, n_labels), in input order."""
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        n = len(texts)
+        out = {t.name: np.zeros((n, t.num_labels), dtype=np.float32) for t in self.tasks}
+        if n == 0:
+            return out
+        ids = self._tokenize(texts)
+        use_bf16 = self.device.type == "cuda"
+        with torch.inference_mode(), torch.autocast("cuda", torch.bfloat16, enabled=use_bf16):
+            for batch in length_batches([len(row) for row in ids], batch_size):
+                input_ids, mask = self._pad([ids[i] for i in batch])
+                logits = self.model(input_ids, mask)
+                for name, value in logits.items():
+                    out[name][batch] = value.float().cpu().numpy()
+        return out
+
+    def predict_proba(self, texts: Sequence[str], *, batch_size: int = 64) -> dict[str, np.ndarray]:
+        """Calibrated probabilities per task, (n_texts, n_labels), in input order."""
+        logits = self.predict_logits(texts, batch_size=batch_size)
+        return {
+            name: _softmax(value / self.temperatures.get(name, 1.0))
+            for name, value in logits.items()
+        }
+
+    def predict(self, texts: Sequence[str], *, batch_size: int = 64) -> list[Prediction]:
+        """Topic and sentiment for each text, in input order.
+
+        >>> [p.sentiment for p in scorer.predict(["Acme raises guidance"])]  # doctest: +SKIP
+        ['positive']
+        """
+        if isinstance(texts, str):
+            raise TypeError("predict takes a sequence of texts, not one string")
+        probs = self.predict_proba(texts, batch_size=batch_size)
+        topic_spec = self._task("topic")
+        sent_spec = self._task("sentiment")
+        topic_p, sent_p = probs["topic"], probs["sentiment"]
+        i_neg = sent_spec.label_index("negative")
+        i_pos = sent_spec.label_index("positive")
+        predictions = []
+        for tp, sp in zip(topic_p.tolist(), sent_p.tolist(), strict=True):
+            t_best = max(range(len(tp)), key=tp.__getitem__)
+            s_best = max(range(len(sp)), key=sp.__getitem__)
+            predictions.append(
+                Prediction(
+                    topic=topic_spec.labels[t_best],
+                    topic_probability=tp[t_best],
+                    topic_probabilities=dict(zip(topic_spec.labels, tp, strict=True)),
+                    sentiment=sent_spec.labels[s_best],
+                    sentiment_probabilities=dict(zip(sent_spec.labels, sp, strict=True)),
+                    sentiment_score=sp[i_pos] - sp[i_neg],
+                )
+            )
+        return predictions
+
+    def _task(self, name: str) -> TaskSpec:
+        for task in self.tasks:
+            if task.name == name:
+                return task
+        raise ValueError(f"model has no {name!r} task (tasks: {[t.name for t in self.tasks]})")
+
+
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = logits - logits.max(axis=-1, keepdims=True)
+    exp = np.exp(shifted)
+    return exp / exp.sum(axis=-1, keepdims=True)
