@@ -1,1 +1,84 @@
-"""Commands: to be filled by their issue."""
+"""``finsent score``: label every article not yet scored by the current model version."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Literal
+
+import typer
+
+from pipeline.cli.app import JsonOption, app, print_json
+from pipeline.errors import FinsentError
+from pipeline.settings import get_settings
+
+
+@app.command("score")
+def score(
+    json_output: bool = JsonOption,
+    batch_size: int = typer.Option(
+        64, "--batch-size", min=1, help="Texts per forward pass (try 1024+ on a GPU)."
+    ),
+    device: Literal["auto", "cpu", "cuda"] | None = typer.Option(
+        None,
+        "--device",
+        help="auto (CUDA when present), cpu or cuda; default FINSENT_DEVICE, else auto.",
+    ),
+    limit: int | None = typer.Option(
+        None, "--limit", min=0, help="Score at most this many articles (newest first)."
+    ),
+    rescore: bool = typer.Option(
+        False,
+        "--rescore",
+        help="Score every article again with the current model version and overwrite "
+        "that version's rows (other versions' rows are kept).",
+    ),
+    model: Path | None = typer.Option(
+        None, "--model", help="Model directory; default FINSENT_MODEL_DIR, else the shipped model."
+    ),
+) -> None:
+    """Score articles that have no score from the current model version, newest first."""
+    # Heavy imports here, not at module level: `finsent --help` stays fast.
+    settings = get_settings()
+    model_dir = model or settings.model_dir
+    if not (Path(model_dir) / "model_card.json").is_file():
+        raise FinsentError(f"no model directory at {model_dir} (model_card.json missing)")
+
+    from sqlalchemy.exc import OperationalError, ProgrammingError
+
+    from models import Scorer
+    from pipeline.db import make_engine
+    from pipeline.scoring import score_articles
+
+    try:
+        scorer = Scorer.from_pretrained(
+            model_dir, device=device or settings.device, quantize=settings.quantize
+        )
+    except ValueError as exc:  # e.g. --device cuda without CUDA
+        raise FinsentError(str(exc)) from exc
+
+    engine = make_engine(settings.database_url)
+    try:
+        report = score_articles(
+            engine=engine,
+            scorer=scorer,
+            batch_size=batch_size,
+            limit=limit,
+            rescore=rescore,
+            progress=not json_output and sys.stderr.isatty(),
+        )
+    except (OperationalError, ProgrammingError) as exc:
+        # Most often a database that was never migrated.
+        raise FinsentError(
+            f"database error ({exc.orig!r}); is the schema current? run `finsent db upgrade`"
+        ) from exc
+    finally:
+        engine.dispose()
+
+    if json_output:
+        print_json(report.as_dict())
+    else:
+        typer.echo(
+            f"scored {report.scored} articles with model {report.model_version} "
+            f"in {report.seconds:.1f}s ({report.articles_per_second:.0f}/s)"
+        )

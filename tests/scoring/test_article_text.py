@@ -1,0 +1,118 @@
+"""How an article's title and summary become the text the model reads."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from pipeline.scoring import article_text
+
+
+def n_tokens(tokenizer: Any, text: str) -> int:
+    """Tokens the model sees for ``text``, special tokens included."""
+    return len(tokenizer(text)["input_ids"])
+
+
+@pytest.mark.parametrize(
+    ("title", "summary", "expected"),
+    [
+        ("Acme beats estimates", "Shares rose 5%.", "Acme beats estimates. Shares rose 5%."),
+        ("Why did Acme fall?", "Guidance was cut.", "Why did Acme fall? Guidance was cut."),
+        ("Acme beats estimates", "", "Acme beats estimates"),
+        ("", "Guidance was cut.", "Guidance was cut."),
+        ("", "", ""),
+        ("  Acme\n\tbeats  ", " \n ", "Acme beats"),
+    ],
+)
+def test_title_and_summary_join_one_documented_way(
+    tokenizer: Any, title: str, summary: str, expected: str
+) -> None:
+    assert article_text(title, summary, tokenizer=tokenizer, max_length=128) == expected
+
+
+def test_html_remnants_links_and_cashtags_are_cleaned_like_model_input(tokenizer: Any) -> None:
+    text = article_text(
+        "$ACME &amp; Co <b>beat</b> estimates",
+        "<p>Shares rose&nbsp;5%</p> https://t.co/abc123 &amp;amp; more",
+        tokenizer=tokenizer,
+        max_length=128,
+    )
+    assert text == "ACME & Co beat estimates. Shares rose 5% & more"
+
+
+def test_long_summary_is_cut_to_the_token_budget_and_the_title_kept_whole(
+    tokenizer: Any,
+) -> None:
+    title = "Acme cuts its full-year outlook as demand weakens"
+    summary = "Analysts had expected a stronger second half for the group. " * 200
+    text = article_text(title, summary, tokenizer=tokenizer, max_length=64)
+    assert text.startswith(title + ". Analysts had expected")
+    assert n_tokens(tokenizer, text) <= 64
+    # As much as fits: one more word of the summary would not.
+    assert n_tokens(tokenizer, text) >= 60
+
+
+def test_a_title_too_long_on_its_own_is_cut_and_the_summary_dropped(tokenizer: Any) -> None:
+    title = "Acme shares slide after the regulator opens an inquiry " * 20
+    text = article_text(title, "This summary does not fit.", tokenizer=tokenizer, max_length=32)
+    assert n_tokens(tokenizer, text) <= 32
+    assert title.startswith(text)
+    assert "summary" not in text
+
+
+def test_a_megabyte_summary_is_cut_quickly(tokenizer: Any) -> None:
+    text = article_text("Acme", "word " * 200_000, tokenizer=tokenizer, max_length=128)
+    assert n_tokens(tokenizer, text) <= 128
+    assert text.startswith("Acme. word word")
+
+
+@pytest.mark.parametrize(
+    "summary",
+    [
+        "株価は急落した。" * 100,  # CJK: one token per character
+        "한국 증시가 하락했다 " * 100,  # Hangul: NFD splits syllables into jamo
+        "📉📉📉 crash 🚨" * 100,
+        "e\u0301" * 500,  # combining accents
+        "\u200b\u200d\ufeff" * 300 + "tail",  # zero-width characters only
+        "السوق ينخفض " * 100,  # right-to-left
+        "\x00\x07 control \ud7ff" * 100,
+    ],
+)
+def test_unusual_unicode_fits_the_budget(tokenizer: Any, summary: str) -> None:
+    text = article_text("Markets", summary, tokenizer=tokenizer, max_length=48)
+    assert n_tokens(tokenizer, text) <= 48
+    assert text.startswith("Markets")
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    title=st.text(max_size=120),
+    summary=st.text(max_size=600),
+    max_length=st.integers(min_value=3, max_value=96),
+)
+def test_any_text_fits_and_keeps_a_title_that_fits(
+    tokenizer: Any, title: str, summary: str, max_length: int
+) -> None:
+    text = article_text(title, summary, tokenizer=tokenizer, max_length=max_length)
+    assert n_tokens(tokenizer, text) <= max_length
+    whole_title = article_text(title, "", tokenizer=tokenizer, max_length=10_000)
+    if n_tokens(tokenizer, whole_title) <= max_length:
+        assert text.startswith(whole_title)
+
+
+@given(text=st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126), max_size=140))
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+def test_ascii_fast_path_never_lets_a_text_overflow(tokenizer: Any, text: str) -> None:
+    # Short ASCII texts skip tokenisation; the bound behind that must hold.
+    for max_length in (8, 32, 64):
+        assert (
+            n_tokens(tokenizer, article_text(text, "", tokenizer=tokenizer, max_length=max_length))
+            <= max_length
+        )
