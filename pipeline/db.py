@@ -103,3 +103,16 @@ def upgrade_database(url: str, revision: str = "head") -> str | None:
             return MigrationContext.configure(connection).get_current_revision()
     finally:
         engine.dispose()
+
+
+def dialect_insert(table: Any, *, dialect_name: str) -> Any:
+    """An INSERT for ``table`` with ``on_conflict_do_nothing/_do_update`` (SQLite, PostgreSQL)."""
+    if dialect_name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert(table)
+    if dialect_name == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        return sqlite_insert(table)
+    raise ValueError(f"unsupported database dialect {dialect_name!r}; use SQLite or PostgreSQL")
