@@ -43,6 +43,7 @@ class Settings(BaseSettings):
     user_agent: str = "finsent/0.1 (+https://github.com/finsent/finsent; financial news monitor)"
     fetch_connect_timeout: float = 10.0
     fetch_read_timeout: float = 30.0
+    fetch_total_timeout: float = 60.0  # whole download, however slowly the bytes trickle in
     fetch_max_bytes: int = 10 * 1024 * 1024
     fetch_max_redirects: int = 5
     fetch_concurrency: int = 16
