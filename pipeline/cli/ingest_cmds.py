@@ -1,1 +1,30 @@
-"""Commands: to be filled by their issue."""
+"""``finsent ingest``: fetch every enabled feed once."""
+
+from __future__ import annotations
+
+import typer
+
+from pipeline.cli.app import JsonOption, app, print_json
+from pipeline.cli.feeds_cmds import open_engine
+from pipeline.settings import get_settings
+
+
+@app.command("ingest")
+def ingest(json_output: bool = JsonOption) -> None:
+    """Fetch every enabled feed once and store the new articles."""
+    from pipeline.ingest import ingest_feeds
+
+    engine = open_engine()
+    report = ingest_feeds(engine=engine, settings=get_settings())
+    if json_output:
+        print_json(report.as_dict())
+        return
+    typer.echo(
+        f"{report.feeds} feeds: {report.fetched} fetched, {report.not_modified} not modified, "
+        f"{report.skipped} skipped, {report.errors} errors; "
+        f"{report.new_articles} new articles, {report.duplicates} duplicates "
+        f"in {report.seconds:.1f}s"
+    )
+    for outcome in report.details:
+        if outcome.status == "error":
+            typer.echo(f"  feed {outcome.feed_id} {outcome.url}: {outcome.error}", err=True)

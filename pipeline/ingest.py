@@ -1,0 +1,335 @@
+"""The ingest stage: fetch every enabled feed once, store its new stories as articles.
+
+Fetching and parsing run in a bounded thread pool (``fetch_concurrency``, and
+at most ``fetch_per_host`` requests per host); the database writes run in the
+calling thread, one transaction per feed, so a broken feed records its error
+and never stops the others. Every enabled feed ends in exactly one of
+fetched / not_modified / skipped / errors.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from pipeline.db import dialect_insert, utcnow
+from pipeline.fetch import Fetcher, FetchResult
+from pipeline.parse import EntryItem, NotAFeed, ParsedFeed, parse_feed
+from pipeline.schema import Article, Feed, FetchAttempt
+from pipeline.settings import Settings
+
+LOOKUP_CHUNK = 500  # keys per IN (...) query; far below SQLite's bound-parameter limit
+
+
+@dataclass
+class FeedOutcome:
+    """What one feed did in one run."""
+
+    feed_id: int
+    url: str
+    status: str  # fetched | not_modified | skipped | error
+    http_status: int | None = None
+    entries_seen: int = 0
+    new_articles: int = 0
+    duplicates: int = 0
+    error: str | None = None  # the error, or why the feed was skipped
+    duration_ms: int = 0
+
+
+@dataclass
+class IngestReport:
+    """Counts for one ingest run; ``as_dict`` is the ``finsent ingest --json`` document."""
+
+    feeds: int = 0
+    fetched: int = 0
+    not_modified: int = 0
+    skipped: int = 0
+    new_articles: int = 0
+    duplicates: int = 0
+    errors: int = 0
+    seconds: float = 0.0
+    details: list[FeedOutcome] = field(default_factory=list)
+
+    def add(self, outcome: FeedOutcome) -> None:
+        counter = "errors" if outcome.status == "error" else outcome.status
+        setattr(self, counter, getattr(self, counter) + 1)
+        self.new_articles += outcome.new_articles
+        self.duplicates += outcome.duplicates
+        self.details.append(outcome)
+
+    def as_dict(self) -> dict[str, Any]:
+        result = asdict(self)
+        result["seconds"] = round(self.seconds, 3)
+        return result
+
+
+@dataclass(frozen=True)
+class _FeedState:
+    """What the fetch workers need to know about a feed, read before the run."""
+
+    id: int
+    url: str
+    etag: str | None
+    last_modified: str | None
+    last_attempt_at: datetime | None
+    next_attempt_at: datetime | None
+
+
+@dataclass
+class _Fetched:
+    result: FetchResult
+    parsed: ParsedFeed | None = None
+    error: str | None = None
+    duration_ms: int = 0
+
+
+def skip_reason(state: _FeedState, *, now: datetime, settings: Settings) -> str | None:
+    """Why a feed is not polled now (back-off, Retry-After, minimum interval), or None."""
+    if state.next_attempt_at is not None and state.next_attempt_at > now:
+        return f"backing off until {state.next_attempt_at.isoformat()}"
+    interval = timedelta(seconds=settings.feed_min_interval_seconds)
+    if interval and state.last_attempt_at is not None and now - state.last_attempt_at < interval:
+        return f"minimum interval of {settings.feed_min_interval_seconds}s not passed"
+    return None
+
+
+def backoff_delay(*, failures: int, settings: Settings, retry_after: float | None) -> timedelta:
+    """How long a failing feed rests: ``Retry-After`` when the server gave one, otherwise
+    ``backoff_base * 2**(failures - 1)``; both capped at ``backoff_max``."""
+    if retry_after is not None:
+        seconds = retry_after
+    else:
+        seconds = settings.backoff_base_seconds * 2 ** min(max(failures - 1, 0), 30)
+    return timedelta(seconds=min(seconds, settings.backoff_max_seconds))
+
+
+def _fetch_and_parse(fetcher: Fetcher, state: _FeedState, *, now: datetime) -> _Fetched:
+    """Runs in a worker thread; never raises."""
+    started = time.perf_counter()
+    result = FetchResult("error", state.url)
+    fetched = _Fetched(result)
+    try:
+        result = fetcher.fetch(
+            state.url, etag=state.etag, last_modified=state.last_modified, now=now
+        )
+        fetched.result = result
+        if result.status == "error":
+            fetched.error = result.error
+        elif result.status == "ok":
+            fetched.parsed = parse_feed(
+                result.body,
+                url=result.url,
+                content_type=result.content_type,
+                feed_id=state.id,
+                fetched_at=now,
+            )
+    except NotAFeed as exc:
+        fetched.error = str(exc)
+    except Exception as exc:  # a parser bug on hostile input must not stop the run
+        fetched.error = f"unexpected {type(exc).__name__}: {exc}"[:500]
+    fetched.duration_ms = int((time.perf_counter() - started) * 1000)
+    return fetched
+
+
+def _existing_keys(session: Session, column: Any, values: Iterable[str | None]) -> set[str]:
+    wanted = sorted({value for value in values if value})
+    found: set[str] = set()
+    for start in range(0, len(wanted), LOOKUP_CHUNK):
+        chunk = wanted[start : start + LOOKUP_CHUNK]
+        found.update(session.scalars(select(column).where(column.in_(chunk))))
+    return found
+
+
+def insert_new_articles(
+    *, session: Session, items: list[EntryItem], feed_id: int, fetched_at: datetime
+) -> int:
+    """Insert the items that are no article yet (by GUID, canonical URL or content hash).
+
+    Returns how many rows were inserted. Existing keys are looked up in bulk
+    first, so a story matching on one key but differing on another is a
+    duplicate, not a constraint violation; ``ON CONFLICT DO NOTHING`` only
+    guards against a concurrent run inserting the same story in between.
+    """
+    fresh: list[EntryItem] = []
+    seen: set[tuple[str, str]] = set()
+    for item in items:
+        tagged = [(tag, key) for tag, key in zip("guh", item.keys(), strict=True) if key]
+        if not any(key in seen for key in tagged):
+            seen.update(tagged)
+            fresh.append(item)
+    guids = _existing_keys(session, Article.guid, (item.guid for item in fresh))
+    urls = _existing_keys(session, Article.canonical_url, (item.canonical_url for item in fresh))
+    hashes = _existing_keys(session, Article.content_hash, (item.content_hash for item in fresh))
+    rows = [
+        {
+            "feed_id": feed_id,
+            "guid": item.guid,
+            "canonical_url": item.canonical_url,
+            "content_hash": item.content_hash,
+            "title": item.title,
+            "summary": item.summary,
+            "link": item.link,
+            "published_at": item.published_at,
+            "published_from_feed": item.published_from_feed,
+            "fetched_at": fetched_at,
+        }
+        for item in fresh
+        if item.guid not in guids
+        and item.canonical_url not in urls
+        and item.content_hash not in hashes
+    ]
+    if not rows:
+        return 0
+    dialect = session.get_bind().dialect.name
+    statement = (
+        dialect_insert(Article.__table__, dialect_name=dialect)
+        .on_conflict_do_nothing()
+        .returning(Article.__table__.c.id)
+    )
+    return len(session.execute(statement, rows).all())
+
+
+def _record(
+    session: Session, state: _FeedState, fetched: _Fetched, *, now: datetime, settings: Settings
+) -> FeedOutcome:
+    """Apply one feed's fetch to the database (articles, feed state, attempt row)."""
+    result = fetched.result
+    outcome = FeedOutcome(
+        feed_id=state.id,
+        url=state.url,
+        status="error",
+        http_status=result.http_status,
+        duration_ms=fetched.duration_ms,
+    )
+    feed = session.get(Feed, state.id)
+    if feed is None:
+        outcome.error = "feed removed during the run"
+        return outcome
+    feed.last_attempt_at = now
+    if fetched.error is None and result.status in ("ok", "not_modified"):
+        if fetched.parsed is not None:
+            outcome.status = "fetched"
+            outcome.entries_seen = fetched.parsed.entries_seen
+            outcome.new_articles = insert_new_articles(
+                session=session, items=fetched.parsed.items, feed_id=state.id, fetched_at=now
+            )
+            outcome.duplicates = len(fetched.parsed.items) - outcome.new_articles
+            # Validators only after a 200 whose body was a feed.
+            feed.etag, feed.last_modified = result.etag, result.last_modified
+        else:
+            outcome.status = "not_modified"
+        feed.last_success_at = now
+        feed.consecutive_failures = 0
+        feed.next_attempt_at = None
+        feed.last_error = None
+    else:
+        outcome.error = fetched.error or result.error or "unknown fetch error"
+        _note_failure(feed, outcome.error, result.retry_after_seconds, now=now, settings=settings)
+    session.add(_attempt_row(outcome, now=now))
+    return outcome
+
+
+def _note_failure(
+    feed: Feed, error: str, retry_after: float | None, *, now: datetime, settings: Settings
+) -> None:
+    feed.consecutive_failures = (feed.consecutive_failures or 0) + 1
+    feed.last_error = error
+    delay = backoff_delay(
+        failures=feed.consecutive_failures, settings=settings, retry_after=retry_after
+    )
+    feed.next_attempt_at = now + delay if delay else None
+
+
+def _attempt_row(outcome: FeedOutcome, *, now: datetime) -> FetchAttempt:
+    return FetchAttempt(
+        feed_id=outcome.feed_id,
+        started_at=now,
+        status=outcome.status,
+        http_status=outcome.http_status,
+        entries_seen=outcome.entries_seen,
+        new_articles=outcome.new_articles,
+        error=outcome.error,
+        duration_ms=outcome.duration_ms,
+    )
+
+
+def _store(
+    engine: Engine, state: _FeedState, fetched: _Fetched, *, now: datetime, settings: Settings
+) -> FeedOutcome:
+    """One transaction per feed; if it fails, the failure itself is recorded in another."""
+    try:
+        with Session(engine, expire_on_commit=False) as session, session.begin():
+            return _record(session, state, fetched, now=now, settings=settings)
+    except Exception as exc:  # isolation: one feed's bad data must not end the run
+        error = f"storing failed: {type(exc).__name__}: {exc}"[:500]
+    failed = _Fetched(fetched.result, error=error, duration_ms=fetched.duration_ms)
+    with Session(engine, expire_on_commit=False) as session, session.begin():
+        return _record(session, state, failed, now=now, settings=settings)
+
+
+def _enabled_feeds(engine: Engine) -> list[_FeedState]:
+    with Session(engine) as session:
+        feeds = session.scalars(select(Feed).where(Feed.enabled.is_(True)).order_by(Feed.id))
+        return [
+            _FeedState(
+                id=feed.id,
+                url=feed.url,
+                etag=feed.etag,
+                last_modified=feed.last_modified,
+                last_attempt_at=feed.last_attempt_at,
+                next_attempt_at=feed.next_attempt_at,
+            )
+            for feed in feeds
+        ]
+
+
+def ingest_feeds(
+    *,
+    engine: Engine,
+    settings: Settings,
+    now: datetime | None = None,
+    fetcher: Fetcher | None = None,
+) -> IngestReport:
+    """Fetch every enabled feed once and store new articles; see the module docstring.
+
+    ``now`` fixes the run's clock (tests); ``fetcher`` replaces the default one
+    built from ``settings`` (tests inject an address guard through it).
+    """
+    started = time.perf_counter()
+    now = now or utcnow()
+    states = _enabled_feeds(engine)
+    report = IngestReport(feeds=len(states))
+    due: list[_FeedState] = []
+    with Session(engine) as session, session.begin():
+        for state in states:
+            reason = skip_reason(state, now=now, settings=settings)
+            if reason is None:
+                due.append(state)
+                continue
+            outcome = FeedOutcome(feed_id=state.id, url=state.url, status="skipped", error=reason)
+            session.add(_attempt_row(outcome, now=now))
+            report.add(outcome)
+    own_fetcher = fetcher is None
+    active = fetcher or Fetcher(settings)
+    try:
+        workers = max(1, min(settings.fetch_concurrency, len(due)))
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="finsent-fetch") as pool:
+            futures = {
+                pool.submit(_fetch_and_parse, active, state, now=now): state for state in due
+            }
+            for future in as_completed(futures):
+                state = futures[future]
+                report.add(_store(engine, state, future.result(), now=now, settings=settings))
+    finally:
+        if own_fetcher:
+            active.close()
+    report.details.sort(key=lambda outcome: outcome.feed_id)
+    report.seconds = time.perf_counter() - started
+    return report
