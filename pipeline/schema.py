@@ -7,8 +7,10 @@ stage can be re-run without changing anything.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import (
+    JSON,
     Boolean,
     Float,
     ForeignKey,
@@ -17,6 +19,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -104,3 +107,90 @@ class Score(Base):
     # P(positive) - P(negative), in [-1, 1].
     sentiment_score: Mapped[float] = mapped_column(Float)
     scored_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+# --- Alerts (detection and delivery; migration 0003) ---------------------------------
+
+_OPEN_ALERT = "state IN ('pending', 'firing')"
+
+
+class Alert(Base):
+    """One episode of a rule holding for one scope: pending -> firing -> resolved.
+
+    ``scope`` is ``all`` or ``topic``; ``topic`` is the topic name, or ``all`` for the
+    all-articles scope. At most one open (pending or firing) alert per (rule, scope, topic),
+    enforced by a partial unique index.
+    """
+
+    __tablename__ = "alerts"
+    __table_args__ = (
+        Index(
+            "uq_alerts_open_rule_scope_topic",
+            "rule",
+            "scope",
+            "topic",
+            unique=True,
+            postgresql_where=text(_OPEN_ALERT),
+            sqlite_where=text(_OPEN_ALERT),
+        ),
+        Index("ix_alerts_state_started_at", "state", "started_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    rule: Mapped[str] = mapped_column(String(64))
+    scope: Mapped[str] = mapped_column(String(16))  # all | topic
+    topic: Mapped[str] = mapped_column(String(128))  # the topic name, or "all"
+    state: Mapped[str] = mapped_column(String(16))  # pending | firing | resolved
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    fired_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_evaluated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Consecutive evaluations the firing condition has held (pending -> firing).
+    evaluations: Mapped[int] = mapped_column(Integer, default=1)
+    # Hash of the labels, as Alertmanager's fingerprint: the same for every episode of a scope.
+    fingerprint: Mapped[str] = mapped_column(String(32))
+    model_version: Mapped[str] = mapped_column(String(64))
+    # window, n, negatives, share, baseline, p-value, top negative headlines, silence, ...
+    evidence: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class Delivery(Base):
+    """One notification of one alert event to one target, with its attempts."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        UniqueConstraint(
+            "alert_id", "channel", "target", "event", name="uq_deliveries_alert_target_event"
+        ),
+        Index("ix_deliveries_status_next_attempt_at", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"))
+    channel: Mapped[str] = mapped_column(String(32))  # webhook | email | outbox
+    target: Mapped[str] = mapped_column(String(2048))  # URL, recipient list or folder
+    event: Mapped[str] = mapped_column(String(16))  # firing | resolved
+    status: Mapped[str] = mapped_column(String(16))  # pending | retry | sent | failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The body of the last attempt (webhook JSON, or the email's text part).
+    payload: Mapped[str | None] = mapped_column(Text)
+
+
+class Silence(Base):
+    """No notifications for ``scope`` (a topic name, ``all``, or ``*`` for every scope)
+    until ``until``; alerts are still evaluated and recorded."""
+
+    __tablename__ = "silences"
+    __table_args__ = (Index("ix_silences_until", "until"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    scope: Mapped[str] = mapped_column(String(128))
+    until: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    reason: Mapped[str | None] = mapped_column(Text)

@@ -52,7 +52,25 @@ class Settings(BaseSettings):
     backoff_base_seconds: int = 300
     backoff_max_seconds: int = 24 * 3600
 
+    # Spike detection (pipeline.detect; defaults documented there)
+    detect_window_hours: float = 2.0
+    detect_baseline_days: float = 7.0
+    detect_alpha: float = 0.001
+    detect_lift_alpha: float = 0.025
+    detect_min_volume: int = 10
+    detect_min_lift: float = 0.15
+    detect_prior_strength: float = 50.0
+    detect_resolve_alpha: float = 0.01
+    detect_resolve_lift: float = 0.10
+    detect_min_baseline_volume: int = 100
+    detect_for_evaluations: int = 1  # consecutive evaluations before pending -> firing
+    detect_top_headlines: int = 5
+
     # Alert delivery
+    delivery_max_attempts: int = 8
+    delivery_backoff_base_seconds: int = 60
+    delivery_backoff_max_seconds: int = 3600
+    delivery_timeout_seconds: float = 10.0
     smtp_host: str | None = None
     smtp_port: int = 587
     smtp_user: str | None = None
