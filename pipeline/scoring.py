@@ -103,36 +103,52 @@ def article_text(title: str, summary: str, *, tokenizer: Any, max_length: int) -
     """The text the model scores for one article, at most ``max_length`` tokens long.
 
     ``"<title>. <summary>"`` (each part cleaned like model input, no doubled period,
-    missing parts left out), cut at a token boundary so that, with the tokenizer's special tokens,
-    it fits ``max_length``. The summary is cut first; a title is cut only when it
-    alone does not fit. HTML was stripped at ingest and is not handled here. For
-    example ``("Apple beats estimates", "Shares rose.")`` gives
-    ``"Apple beats estimates. Shares rose."``.
+    missing parts left out), cut at a token boundary so that, with the tokenizer's
+    special tokens, it fits ``max_length``. The summary is cut first; a title is cut
+    only when it alone does not fit. For example ``("Apple beats estimates",
+    "Shares rose.")`` gives ``"Apple beats estimates. Shares rose."``.
     """
-    text = _join(title, summary)
-    budget = max(max_length - tokenizer.num_special_tokens_to_add(pair=False), 1)
-    # Fast path: in an ASCII text every token covers at least one character (plus, at
-    # most, one SentencePiece word-start marker), so a short one cannot be too long.
-    if len(text) + 1 <= budget and text.isascii():
-        return text
+    return article_texts([(title, summary)], tokenizer=tokenizer, max_length=max_length)[0]
+
+
+def article_texts(
+    items: Sequence[tuple[str, str]], *, tokenizer: Any, max_length: int
+) -> list[str]:
+    """:func:`article_text` for many (title, summary) pairs, tokenising in batches."""
+    texts = [_join(title or "", summary or "") for title, summary in items]
     if not getattr(tokenizer, "is_fast", False):
         # No offsets without a fast tokenizer; the model's own truncation keeps the
         # title (it comes first) and cuts the summary.
-        return text
-    text = text[: budget * _MAX_CHARS_PER_TOKEN]
-    while True:
-        encoding = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
-        offsets = encoding["offset_mapping"]
-        if len(offsets) <= budget:
-            return text
-        # Cut after the last token that fits. Cutting inside a word can, rarely,
-        # tokenise into more pieces than before; the next round then cuts again.
-        cut = offsets[budget - 1][1]
-        if cut >= len(text):  # zero-width tokens at the end: cut before the first extra one
-            cut = offsets[budget][0]
-        if cut >= len(text):
-            return text  # cannot shorten; the model's own truncation takes over
-        text = text[:cut].rstrip()
+        return texts
+    budget = max(max_length - tokenizer.num_special_tokens_to_add(pair=False), 1)
+    # Fast path: in an ASCII text every token covers at least one character (plus, at
+    # most, one SentencePiece word-start marker), so a short one cannot be too long.
+    pending = [i for i, text in enumerate(texts) if len(text) + 1 > budget or not text.isascii()]
+    for i in pending:
+        texts[i] = texts[i][: budget * _MAX_CHARS_PER_TOKEN]
+    # One batched tokenizer call per round. Round 1 cuts after the last token that
+    # fits; cutting inside a word can, rarely, tokenise into more pieces than before,
+    # and the next round cuts again. Each round shortens every text it keeps.
+    for _ in range(8):
+        if not pending:
+            break
+        encoded = tokenizer(
+            [texts[i] for i in pending], add_special_tokens=False, return_offsets_mapping=True
+        )
+        still_long = []
+        for i, offsets in zip(pending, encoded["offset_mapping"], strict=True):
+            if len(offsets) <= budget:
+                continue
+            text = texts[i]
+            cut = offsets[budget - 1][1]
+            if cut >= len(text):  # zero-width tokens at the end: cut before the first extra
+                cut = offsets[budget][0]
+            if cut >= len(text):
+                continue  # cannot shorten; the model's own truncation takes over
+            texts[i] = text[:cut].rstrip()
+            still_long.append(i)
+        pending = still_long
+    return texts
 
 
 def _insert(connection: Connection) -> Any:
@@ -176,15 +192,11 @@ def _score_rows(
     rows: Sequence[Any], *, scorer: _Scorer, batch_size: int
 ) -> tuple[list[dict[str, Any]], int]:
     """Score rows (id, title, summary); returns score-table rows and how many texts were empty."""
-    texts = [
-        article_text(
-            row.title or "",
-            row.summary or "",
-            tokenizer=scorer.tokenizer,
-            max_length=scorer.max_length,
-        )
-        for row in rows
-    ]
+    texts = article_texts(
+        [(row.title, row.summary) for row in rows],
+        tokenizer=scorer.tokenizer,
+        max_length=scorer.max_length,
+    )
     predictions = scorer.predict(texts, batch_size=batch_size)
     if len(predictions) != len(texts):
         raise RuntimeError(f"scorer returned {len(predictions)} predictions for {len(texts)} texts")

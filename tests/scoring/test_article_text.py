@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pipeline.scoring import article_text
+from pipeline.scoring import article_text, article_texts
 
 
 def n_tokens(tokenizer: Any, text: str) -> int:
@@ -116,3 +116,14 @@ def test_ascii_fast_path_never_lets_a_text_overflow(tokenizer: Any, text: str) -
             n_tokens(tokenizer, article_text(text, "", tokenizer=tokenizer, max_length=max_length))
             <= max_length
         )
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(items=st.lists(st.tuples(st.text(max_size=80), st.text(max_size=300)), max_size=12))
+def test_the_batched_form_gives_the_same_texts(
+    tokenizer: Any, items: list[tuple[str, str]]
+) -> None:
+    batched = article_texts(items, tokenizer=tokenizer, max_length=40)
+    assert batched == [article_text(t, s, tokenizer=tokenizer, max_length=40) for t, s in items]
