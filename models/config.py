@@ -76,6 +76,7 @@ class TrainConfig:
     label_smoothing: float = 0.05
     max_length: int = 64  # tokens per training text (tweets rarely exceed it)
     dev_fraction: float = 0.1
+    split_seed: int = 1234  # fixed apart from `seed`, so every run shares one dev split
     limit_per_task: int | None = None  # cap training examples per task (studies)
     augment: bool = True  # add news-style sentiment sentences to training (never to dev)
     augment_n: int = 3000

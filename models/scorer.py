@@ -71,6 +71,50 @@ def length_batches(lengths: Sequence[int], batch_size: int) -> Iterator[list[int
         yield order[start : start + batch_size]
 
 
+def pad_batch(
+    ids: Sequence[Sequence[int]], *, pad_id: int, device: torch.device
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Right-pad token ids to the longest in the batch: (input_ids, attention_mask)."""
+    width = max(1, max(len(row) for row in ids))
+    input_ids = torch.full((len(ids), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(ids), width), dtype=torch.long)
+    for i, row in enumerate(ids):
+        input_ids[i, : len(row)] = torch.tensor(row, dtype=torch.long)
+        mask[i, : len(row)] = 1
+    if device.type == "cuda":
+        # Pinned host memory lets the copy overlap with the previous batch's compute.
+        input_ids = input_ids.pin_memory().to(device, non_blocking=True)
+        mask = mask.pin_memory().to(device, non_blocking=True)
+    return input_ids, mask
+
+
+def logits_for_ids(
+    model: MultiTaskModel,
+    ids: Sequence[Sequence[int]],
+    *,
+    pad_id: int,
+    device: torch.device,
+    batch_size: int = 64,
+) -> dict[str, np.ndarray]:
+    """Logits per task, (n, n_labels), in input order; batches sorted by length."""
+    n = len(ids)
+    out = {t.name: np.zeros((n, t.num_labels), dtype=np.float32) for t in model.tasks}
+    if n == 0:
+        return out
+    use_bf16 = device.type == "cuda"
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.inference_mode(), torch.autocast("cuda", torch.bfloat16, enabled=use_bf16):
+            for batch in length_batches([len(row) for row in ids], batch_size):
+                input_ids, mask = pad_batch([ids[i] for i in batch], pad_id=pad_id, device=device)
+                for name, value in model(input_ids, mask).items():
+                    out[name][batch] = value.float().cpu().numpy()
+    finally:
+        model.train(was_training)
+    return out
+
+
 class Scorer:
     """Scores texts with a finsent model directory.
 
@@ -143,41 +187,19 @@ class Scorer:
         )
         return encoded["input_ids"]
 
-    def _pad(self, ids: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
-        width = max(len(row) for row in ids)
-        pad_id = self.tokenizer.pad_token_id or 0
-        input_ids = torch.full((len(ids), width), pad_id, dtype=torch.long)
-        mask = torch.zeros((len(ids), width), dtype=torch.long)
-        for i, row in enumerate(ids):
-            input_ids[i, : len(row)] = torch.tensor(row, dtype=torch.long)
-            mask[i, : len(row)] = 1
-        if self.device.type == "cuda":
-            # Pinned host memory lets the copy overlap with the previous batch's compute.
-            return (
-                input_ids.pin_memory().to(self.device, non_blocking=True),
-                mask.pin_memory().to(self.device, non_blocking=True),
-            )
-        return input_ids, mask
-
     def predict_logits(
         self, texts: Sequence[str], *, batch_size: int = 64
     ) -> dict[str, np.ndarray]:
         """Raw (uncalibrated) logits per task, (n_texts, n_labels), in input order."""
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-        n = len(texts)
-        out = {t.name: np.zeros((n, t.num_labels), dtype=np.float32) for t in self.tasks}
-        if n == 0:
-            return out
-        ids = self._tokenize(texts)
-        use_bf16 = self.device.type == "cuda"
-        with torch.inference_mode(), torch.autocast("cuda", torch.bfloat16, enabled=use_bf16):
-            for batch in length_batches([len(row) for row in ids], batch_size):
-                input_ids, mask = self._pad([ids[i] for i in batch])
-                logits = self.model(input_ids, mask)
-                for name, value in logits.items():
-                    out[name][batch] = value.float().cpu().numpy()
-        return out
+        return logits_for_ids(
+            self.model,
+            self._tokenize(texts),
+            pad_id=self.tokenizer.pad_token_id or 0,
+            device=self.device,
+            batch_size=batch_size,
+        )
 
     def predict_proba(self, texts: Sequence[str], *, batch_size: int = 64) -> dict[str, np.ndarray]:
         """Calibrated probabilities per task, (n_texts, n_labels), in input order."""
