@@ -1,0 +1,433 @@
+"""Alert lifecycle: evaluate every scope, move alerts pending -> firing -> resolved, notify.
+
+Modelled on Prometheus alerting rules and Alertmanager:
+
+* One rule (``NegativeNewsSurge``), one alert *episode* per scope at a time: at most one
+  open (pending or firing) alert per (rule, scope, topic).
+* ``for``: an alert is *pending* while the firing condition has held for fewer than
+  ``detect_for_evaluations`` consecutive evaluations. The default, 1, fires at the first
+  evaluation where the condition holds (as a Prometheus rule without ``for``): a burst
+  is reported by the first ``detect`` after it. A pending alert whose condition stops
+  holding is dropped without a word, as Prometheus does.
+* A firing alert resolves when the window falls back under the sustain threshold
+  (:mod:`pipeline.detect`), and a resolved message goes to every target told of the firing.
+* Silences suppress notifications for a scope until a time; the alert is still recorded,
+  its evidence says it was silenced, and a firing alert is announced once the silence
+  ends if it is still firing then.
+* Acknowledging records ``acknowledged_at``; it changes nothing else.
+
+The current model version is, unless given, the one that scored most recently
+(:func:`pipeline.aggregates.latest_model_version`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from pipeline.aggregates import (
+    SentimentCounts,
+    latest_model_version,
+    most_negative_headlines,
+    sentiment_counts_by_topic,
+)
+from pipeline.db import utcnow
+from pipeline.deliveries import (
+    fingerprint,
+    notified_targets,
+    schedule_deliveries,
+    send_due_deliveries,
+)
+from pipeline.detect import ALL_SCOPE, RULE_NAME, Counts, DetectorConfig, Evaluation
+from pipeline.detect import evaluate_scopes as _evaluate_scopes
+from pipeline.errors import FinsentError
+from pipeline.notify import Notifier, notifiers_from_settings
+from pipeline.schema import Alert, Delivery, Silence
+from pipeline.settings import Settings
+
+OPEN_STATES = ("pending", "firing")
+
+
+@dataclass
+class DetectReport:
+    """What one ``detect`` run did. ``notified``/``failed`` count delivery attempts."""
+
+    opened: int = 0  # alerts that started firing
+    resolved: int = 0  # firing alerts that resolved
+    notified: int = 0
+    failed: int = 0
+    pending: int = 0  # open alerts waiting for detect_for_evaluations
+    firing: int = 0  # open firing alerts after this run
+    silenced: int = 0  # alerts that changed state under a silence (nobody told)
+    scopes: int = 0  # scopes evaluated (0: not enough history yet)
+    model_version: str | None = None
+    evaluated_at: datetime | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["evaluated_at"] = self.evaluated_at.isoformat() if self.evaluated_at else None
+        return data
+
+
+def detector_config(settings: Settings) -> DetectorConfig:
+    """The rule's thresholds from ``FINSENT_DETECT_*``."""
+    return DetectorConfig(
+        alpha=settings.detect_alpha,
+        min_volume=settings.detect_min_volume,
+        min_lift=settings.detect_min_lift,
+        lift_alpha=settings.detect_lift_alpha,
+        prior_strength=settings.detect_prior_strength,
+        resolve_alpha=settings.detect_resolve_alpha,
+        resolve_lift=settings.detect_resolve_lift,
+        min_baseline_volume=settings.detect_min_baseline_volume,
+    )
+
+
+def _as_detector_counts(counts: dict[str, SentimentCounts]) -> dict[str, Counts]:
+    # A topic literally named "all" would collide with the all-articles scope; the model's
+    # topics never are, and skipping it keeps the all scope honest.
+    return {t: Counts(c.total, c.negative) for t, c in counts.items() if t != ALL_SCOPE}
+
+
+def _active_silences(session: Session, now: datetime) -> dict[str, datetime]:
+    until: dict[str, datetime] = {}
+    for silence in session.scalars(select(Silence).where(Silence.until > now)):
+        until[silence.scope] = max(silence.until, until.get(silence.scope, silence.until))
+    return until
+
+
+@dataclass
+class _Context:
+    session: Session
+    settings: Settings
+    config: DetectorConfig
+    notifiers: Sequence[Notifier]
+    model_version: str
+    now: datetime
+    window_start: datetime
+    baseline_start: datetime
+    silences: dict[str, datetime]
+    report: DetectReport
+
+    def silenced_until(self, topic: str) -> datetime | None:
+        times = [t for key in (topic, "*") if (t := self.silences.get(key))]
+        return max(times) if times else None
+
+
+def _evidence(ctx: _Context, topic: str, ev: Evaluation) -> dict[str, Any]:
+    headlines = most_negative_headlines(
+        session=ctx.session,
+        model_version=ctx.model_version,
+        start=ctx.window_start,
+        end=ctx.now,
+        topic=None if topic == ALL_SCOPE else topic,
+        limit=ctx.settings.detect_top_headlines,
+    )
+    return {
+        "window_start": ctx.window_start.isoformat(),
+        "window_end": ctx.now.isoformat(),
+        "window_hours": ctx.settings.detect_window_hours,
+        "baseline_start": ctx.baseline_start.isoformat(),
+        "baseline_days": ctx.settings.detect_baseline_days,
+        **ev.as_dict(),
+        "alpha": ctx.config.alpha,
+        "min_volume": ctx.config.min_volume,
+        "min_lift": ctx.config.min_lift,
+        "model_version": ctx.model_version,
+        "headlines": [h.as_dict() for h in headlines],
+        "silenced_until": None,
+    }
+
+
+def _latest(ctx: _Context, ev: Evaluation | None) -> dict[str, Any]:
+    if ev is None:
+        return {"evaluated_at": ctx.now.isoformat(), "n": 0, "negatives": 0, "share": None}
+    return {
+        "evaluated_at": ctx.now.isoformat(),
+        "n": ev.n,
+        "negatives": ev.negatives,
+        "share": ev.share,
+        "baseline": ev.baseline,
+        "p_value": ev.p_value,
+    }
+
+
+def _fire(ctx: _Context, alert: Alert) -> None:
+    alert.state = "firing"
+    alert.fired_at = ctx.now
+    ctx.report.opened += 1
+    until = ctx.silenced_until(alert.topic)
+    if until is not None:
+        alert.evidence = {**alert.evidence, "silenced_until": until.isoformat()}
+        ctx.report.silenced += 1
+        return
+    schedule_deliveries(
+        session=ctx.session, alert=alert, event="firing", notifiers=ctx.notifiers, now=ctx.now
+    )
+
+
+def _resolve(ctx: _Context, alert: Alert, ev: Evaluation | None) -> None:
+    alert.state = "resolved"
+    alert.resolved_at = ctx.now
+    alert.evidence = {**alert.evidence, "latest": _latest(ctx, ev)}
+    ctx.report.resolved += 1
+    if ctx.silenced_until(alert.topic) is not None:
+        ctx.report.silenced += 1
+        return
+    told = notified_targets(session=ctx.session, alert_id=alert.id)
+    if told:
+        schedule_deliveries(
+            session=ctx.session,
+            alert=alert,
+            event="resolved",
+            notifiers=ctx.notifiers,
+            now=ctx.now,
+            only_targets=told,
+        )
+
+
+def _step(ctx: _Context, topic: str, ev: Evaluation | None, alert: Alert | None) -> None:
+    """Advance one scope's alert by one evaluation."""
+    scope = "all" if topic == ALL_SCOPE else "topic"
+    holds = ev is not None and ev.fires
+    if alert is None:
+        if not holds:
+            return
+        assert ev is not None
+        labels = {"alertname": RULE_NAME, "scope": scope, "topic": topic}
+        alert = Alert(
+            rule=RULE_NAME,
+            scope=scope,
+            topic=topic,
+            state="pending",
+            started_at=ctx.now,
+            last_evaluated_at=ctx.now,
+            evaluations=1,
+            fingerprint=fingerprint(labels),
+            model_version=ctx.model_version,
+            evidence=_evidence(ctx, topic, ev),
+        )
+        ctx.session.add(alert)
+        ctx.session.flush()
+    elif alert.state == "pending":
+        if not holds:
+            ctx.session.delete(alert)  # never fired, never announced: forget it
+            return
+        assert ev is not None
+        alert.evaluations += 1
+        alert.last_evaluated_at = ctx.now
+        alert.evidence = _evidence(ctx, topic, ev)
+    else:  # firing
+        alert.last_evaluated_at = ctx.now
+        if ev is None or not ev.sustains:
+            _resolve(ctx, alert, ev)
+            return
+        alert.evidence = {**alert.evidence, "latest": _latest(ctx, ev)}
+        if ctx.silenced_until(topic) is None and not notified_targets(
+            session=ctx.session, alert_id=alert.id
+        ):
+            # Fired under a silence that has ended while it still fires: announce it now.
+            alert.evidence = {**alert.evidence, "silenced_until": None}
+            schedule_deliveries(
+                session=ctx.session,
+                alert=alert,
+                event="firing",
+                notifiers=ctx.notifiers,
+                now=ctx.now,
+            )
+        return
+    if alert.evaluations >= max(1, ctx.settings.detect_for_evaluations):
+        _fire(ctx, alert)
+
+
+def _evaluate(ctx: _Context) -> None:
+    window = sentiment_counts_by_topic(
+        session=ctx.session, model_version=ctx.model_version, start=ctx.window_start, end=ctx.now
+    )
+    baseline = sentiment_counts_by_topic(
+        session=ctx.session,
+        model_version=ctx.model_version,
+        start=ctx.baseline_start,
+        end=ctx.window_start,
+    )
+    evaluations = _evaluate_scopes(
+        window=_as_detector_counts(window),
+        baseline=_as_detector_counts(baseline),
+        config=ctx.config,
+    )
+    ctx.report.scopes = len(evaluations)
+    if not evaluations:
+        return  # no normal level to compare with yet: leave every alert as it is
+    open_alerts = {
+        alert.topic: alert
+        for alert in ctx.session.scalars(
+            select(Alert).where(Alert.rule == RULE_NAME, Alert.state.in_(OPEN_STATES))
+        )
+    }
+    for topic in sorted(set(evaluations) | set(open_alerts)):
+        _step(ctx, topic, evaluations.get(topic), open_alerts.get(topic))
+
+
+def run_detection(
+    *,
+    engine: Engine,
+    settings: Settings,
+    now: datetime | None = None,
+    notifiers: Sequence[Notifier] | None = None,
+    model_version: str | None = None,
+) -> DetectReport:
+    """Evaluate every scope at ``now``, update alerts, and send the deliveries that are due.
+
+    ``notifiers`` default to the configured channels (the outbox folder when none is);
+    ``model_version`` defaults to the most recently scored version.
+    """
+    now = (now or utcnow()).astimezone(UTC)
+    if notifiers is None:
+        notifiers = notifiers_from_settings(settings)
+    window = timedelta(hours=settings.detect_window_hours)
+    report = DetectReport(evaluated_at=now)
+    try:
+        with Session(engine) as session, session.begin():
+            version = model_version or latest_model_version(session=session)
+            report.model_version = version
+            if version is not None:
+                ctx = _Context(
+                    session=session,
+                    settings=settings,
+                    config=detector_config(settings),
+                    notifiers=notifiers,
+                    model_version=version,
+                    now=now,
+                    window_start=now - window,
+                    baseline_start=now - window - timedelta(days=settings.detect_baseline_days),
+                    silences=_active_silences(session, now),
+                    report=report,
+                )
+                _evaluate(ctx)
+            states = session.scalars(select(Alert.state).where(Alert.state.in_(OPEN_STATES))).all()
+            report.firing = states.count("firing")
+            report.pending = states.count("pending")
+    except IntegrityError as exc:
+        raise FinsentError(
+            "another detect run changed the same alerts at the same time; run it again"
+        ) from exc
+    outcome = send_due_deliveries(
+        engine=engine,
+        notifiers=notifiers,
+        dashboard_url=settings.dashboard_url,
+        now=now,
+        max_attempts=settings.delivery_max_attempts,
+        backoff_base_seconds=settings.delivery_backoff_base_seconds,
+        backoff_max_seconds=settings.delivery_backoff_max_seconds,
+    )
+    report.notified = outcome.sent
+    report.failed = outcome.failed
+    return report
+
+
+# --- Operator actions (``finsent alerts ...``) ------------------------------------------
+
+_DURATION = re.compile(r"(\d+)\s*([smhdw])")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_duration(text: str) -> timedelta:
+    """``"6h"``, ``"90m"``, ``"1d12h"`` -> a timedelta; a clear error otherwise."""
+    compact = text.strip().lower()
+    parts = _DURATION.findall(compact)
+    if not parts or _DURATION.sub("", compact).strip():
+        raise FinsentError(f"cannot read duration {text!r}; use e.g. 30m, 6h, 2d or 1h30m")
+    seconds = sum(int(value) * _UNIT_SECONDS[unit] for value, unit in parts)
+    if seconds <= 0:
+        raise FinsentError(f"duration {text!r} must be positive")
+    return timedelta(seconds=seconds)
+
+
+def list_alerts(*, session: Session, state: str = "all", limit: int | None = None) -> list[Alert]:
+    """Alerts, newest first. ``state``: pending | firing | resolved | open | all."""
+    query = select(Alert).order_by(Alert.started_at.desc(), Alert.id.desc())
+    if state == "open":
+        query = query.where(Alert.state.in_(OPEN_STATES))
+    elif state != "all":
+        if state not in ("pending", "firing", "resolved"):
+            raise FinsentError(
+                f"unknown state {state!r}; use firing, resolved, pending, open or all"
+            )
+        query = query.where(Alert.state == state)
+    if limit is not None:
+        query = query.limit(limit)
+    return list(session.scalars(query))
+
+
+def alert_as_dict(*, session: Session, alert: Alert) -> dict[str, Any]:
+    """An alert with its evidence and deliveries, ready for JSON."""
+    deliveries = session.scalars(
+        select(Delivery).where(Delivery.alert_id == alert.id).order_by(Delivery.id)
+    )
+
+    def iso(value: datetime | None) -> str | None:
+        return value.isoformat() if value else None
+
+    return {
+        "id": alert.id,
+        "rule": alert.rule,
+        "scope": alert.scope,
+        "topic": alert.topic,
+        "state": alert.state,
+        "started_at": iso(alert.started_at),
+        "fired_at": iso(alert.fired_at),
+        "resolved_at": iso(alert.resolved_at),
+        "last_evaluated_at": iso(alert.last_evaluated_at),
+        "acknowledged_at": iso(alert.acknowledged_at),
+        "fingerprint": alert.fingerprint,
+        "model_version": alert.model_version,
+        "evidence": alert.evidence,
+        "deliveries": [
+            {
+                "channel": d.channel,
+                "target": d.target,
+                "event": d.event,
+                "status": d.status,
+                "attempts": d.attempts,
+                "last_error": d.last_error,
+                "next_attempt_at": iso(d.next_attempt_at),
+            }
+            for d in deliveries
+        ],
+    }
+
+
+def acknowledge_alert(*, session: Session, alert_id: int, now: datetime | None = None) -> Alert:
+    """Record that someone has seen the alert (the first acknowledgement time is kept)."""
+    alert = session.get(Alert, alert_id)
+    if alert is None:
+        raise FinsentError(f"no alert with id {alert_id}")
+    if alert.acknowledged_at is None:
+        alert.acknowledged_at = now or utcnow()
+    return alert
+
+
+def add_silence(
+    *,
+    session: Session,
+    scope: str,
+    duration: timedelta,
+    now: datetime | None = None,
+    reason: str | None = None,
+) -> Silence:
+    """Silence notifications for ``scope`` (a topic, ``all``, or ``*``) for ``duration``."""
+    scope = scope.strip()
+    if not scope:
+        raise FinsentError("--scope must name a topic, 'all' (the all-articles alert) or '*'")
+    now = now or utcnow()
+    silence = Silence(scope=scope, until=now + duration, created_at=now, reason=reason)
+    session.add(silence)
+    session.flush()
+    return silence

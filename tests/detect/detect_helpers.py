@@ -1,0 +1,179 @@
+"""Helpers for the detection tests: articles with scores, real loopback receivers."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
+from pipeline.schema import Article, Score
+
+# A Monday afternoon, so the window and the baseline are ordinary days.
+NOW = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
+VERSION = "test-v1"
+
+_counter = iter(range(1, 10**9))
+
+
+def add_news(
+    engine: Engine,
+    *,
+    topic: str,
+    start: datetime,
+    end: datetime,
+    per_hour: float,
+    negative_share: float,
+    version: str = VERSION,
+    title: str = "Ordinary {topic} update {i}",
+) -> int:
+    """Evenly spaced articles in ``[start, end)``; exactly ``negative_share`` of them negative
+    (spread evenly). Returns how many were added."""
+    seconds = (end - start).total_seconds()
+    n = round(seconds / 3600 * per_hour)
+    return add_articles(
+        engine,
+        topic=topic,
+        times=[start + timedelta(seconds=seconds * (i + 0.5) / n) for i in range(n)],
+        negatives=[int((i + 1) * negative_share) > int(i * negative_share) for i in range(n)],
+        version=version,
+        title=title,
+    )
+
+
+def add_articles(
+    engine: Engine,
+    *,
+    topic: str,
+    times: list[datetime],
+    negatives: list[bool],
+    version: str = VERSION,
+    title: str = "Ordinary {topic} update {i}",
+    scored_at: datetime | None = None,
+) -> int:
+    with Session(engine) as session, session.begin():
+        for when, negative in zip(times, negatives, strict=True):
+            serial = next(_counter)
+            article = Article(
+                content_hash=f"{serial:064x}",
+                title=title.format(topic=topic, i=serial),
+                summary="",
+                link=f"https://news.example/{topic}/{serial}",
+                published_at=when,
+                published_from_feed=True,
+                fetched_at=when,
+            )
+            session.add(article)
+            session.flush()
+            p_neg = 0.9 if negative else 0.05
+            session.add(
+                Score(
+                    article_id=article.id,
+                    model_version=version,
+                    topic=topic,
+                    topic_probability=0.9,
+                    sentiment="negative" if negative else "neutral",
+                    p_negative=p_neg,
+                    p_neutral=1 - p_neg - 0.02,
+                    p_positive=0.02,
+                    sentiment_score=0.02 - p_neg,
+                    scored_at=scored_at or when,
+                )
+            )
+    return len(times)
+
+
+def add_ordinary_week(engine: Engine, *, now: datetime = NOW, per_hour: float = 2.0) -> None:
+    """Seven days (+ the current window) of calm news in two topics at 15 % negative."""
+    start = now - timedelta(days=7, hours=2)
+    for topic in ("banking", "markets"):
+        add_news(engine, topic=topic, start=start, end=now, per_hour=per_hour, negative_share=0.15)
+
+
+def add_burst(engine: Engine, *, topic: str, n: int, negatives: int, end: datetime = NOW) -> None:
+    """``n`` articles in the two hours before ``end``, ``negatives`` of them negative."""
+    times = [end - timedelta(hours=2) + timedelta(seconds=7200 * (i + 0.5) / n) for i in range(n)]
+    flags = [i < negatives for i in range(n)]
+    add_articles(engine, topic=topic, times=times, negatives=flags, title="Shock {topic} loss {i}")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class WebhookReceiver:
+    """A real threaded HTTP server on loopback that records every POST.
+
+    ``statuses``: the answers to give, in order; after the list runs out, 200.
+    """
+
+    statuses: list[int] = field(default_factory=list)
+    requests: list[dict[str, Any]] = field(default_factory=list)
+
+    def __enter__(self) -> WebhookReceiver:
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                receiver.requests.append(
+                    {"path": self.path, "headers": dict(self.headers), "body": body}
+                )
+                status = receiver.statuses.pop(0) if receiver.statuses else 200
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+        return self
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}/hook"
+
+    def payloads(self) -> list[dict[str, Any]]:
+        return [json.loads(r["body"]) for r in self.requests]
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+class SmtpReceiver:
+    """A real aiosmtpd SMTP server on loopback that keeps every message."""
+
+    def __init__(self) -> None:
+        self.messages: list[EmailMessage] = []
+        self.envelopes: list[Any] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        self.envelopes.append(envelope)
+        self.messages.append(message_from_bytes(envelope.content, policy=policy.default))
+        return "250 Message accepted for delivery"
+
+    def __enter__(self) -> SmtpReceiver:
+        from aiosmtpd.controller import Controller
+
+        self.port = free_port()
+        self._controller = Controller(self, hostname="127.0.0.1", port=self.port)
+        self._controller.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._controller.stop()
