@@ -58,22 +58,27 @@ def add_articles(
     version: str = VERSION,
     title: str = "Ordinary {topic} update {i}",
     scored_at: datetime | None = None,
+    p_negative: float = 0.9,
 ) -> int:
     with Session(engine) as session, session.begin():
-        for when, negative in zip(times, negatives, strict=True):
+        articles = []
+        for when in times:
             serial = next(_counter)
-            article = Article(
-                content_hash=f"{serial:064x}",
-                title=title.format(topic=topic, i=serial),
-                summary="",
-                link=f"https://news.example/{topic}/{serial}",
-                published_at=when,
-                published_from_feed=True,
-                fetched_at=when,
+            articles.append(
+                Article(
+                    content_hash=f"{serial:064x}",
+                    title=title.format(topic=topic, i=serial),
+                    summary="",
+                    link=f"https://news.example/{topic}/{serial}",
+                    published_at=when,
+                    published_from_feed=True,
+                    fetched_at=when,
+                )
             )
-            session.add(article)
-            session.flush()
-            p_neg = 0.9 if negative else 0.05
+        session.add_all(articles)
+        session.flush()  # one batch for the ids
+        for article, negative in zip(articles, negatives, strict=True):
+            p_neg = p_negative if negative else 0.05
             session.add(
                 Score(
                     article_id=article.id,
@@ -85,7 +90,7 @@ def add_articles(
                     p_neutral=1 - p_neg - 0.02,
                     p_positive=0.02,
                     sentiment_score=0.02 - p_neg,
-                    scored_at=scored_at or when,
+                    scored_at=scored_at or article.published_at,
                 )
             )
     return len(times)
@@ -101,8 +106,16 @@ def add_ordinary_week(engine: Engine, *, now: datetime = NOW, per_hour: float = 
 def add_burst(engine: Engine, *, topic: str, n: int, negatives: int, end: datetime = NOW) -> None:
     """``n`` articles in the two hours before ``end``, ``negatives`` of them negative."""
     times = [end - timedelta(hours=2) + timedelta(seconds=7200 * (i + 0.5) / n) for i in range(n)]
-    flags = [i < negatives for i in range(n)]
-    add_articles(engine, topic=topic, times=times, negatives=flags, title="Shock {topic} loss {i}")
+    # Negatives spread evenly through the two hours, as a developing story would be.
+    flags = [(i + 1) * negatives // n > i * negatives // n for i in range(n)]
+    add_articles(
+        engine,
+        topic=topic,
+        times=times,
+        negatives=flags,
+        title="Shock {topic} loss {i}",
+        p_negative=0.97,
+    )
 
 
 def free_port() -> int:
