@@ -1,0 +1,37 @@
+"""The whole data path once: ingest → score → detect (what ``finsent run`` and the demo do)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pipeline.settings import Settings
+
+
+def run_pipeline(
+    *, settings: Settings, progress: bool = False, detect_at: datetime | None = None
+) -> dict[str, dict[str, Any]]:
+    """Run the three stages once against ``settings``; returns each stage's report.
+
+    ``detect_at`` evaluates the alert rules as of that time instead of now (the demo
+    replays old feeds with it).
+    """
+    # Heavy imports (torch, transformers) only once the data path actually runs.
+    from models import Scorer
+    from pipeline.alerts import run_detection
+    from pipeline.db import make_engine, upgrade_database
+    from pipeline.ingest import ingest_feeds
+    from pipeline.scoring import score_articles
+
+    upgrade_database(settings.database_url)
+    engine = make_engine(settings.database_url)
+    try:
+        ingest = ingest_feeds(engine=engine, settings=settings)
+        scorer = Scorer.from_pretrained(
+            settings.model_dir, device=settings.device, quantize=settings.quantize
+        )
+        score = score_articles(engine=engine, scorer=scorer, progress=progress)
+        detect = run_detection(engine=engine, settings=settings, now=detect_at)
+    finally:
+        engine.dispose()
+    return {"ingest": ingest.as_dict(), "score": score.as_dict(), "detect": detect.as_dict()}
