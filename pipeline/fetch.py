@@ -35,7 +35,6 @@ ACCEPT = (
     "application/xml;q=0.8, text/xml;q=0.8, */*;q=0.5"
 )
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
-CHUNK_BYTES = 64 * 1024
 
 
 @dataclass
@@ -106,7 +105,9 @@ def _read_capped(response: httpx.Response, *, max_bytes: int, deadline: float) -
     decoder = _GzipDecoder() if encoding in ("gzip", "x-gzip") else None
     body = bytearray()
     try:
-        for chunk in response.iter_raw(CHUNK_BYTES):
+        # Unsized iteration: chunks as they arrive (httpcore reads at most 64 KiB at a time),
+        # so the deadline is checked even when bytes trickle in.
+        for chunk in response.iter_raw():
             room = max_bytes + 1 - len(body)
             body += decoder.decode(chunk, room=room) if decoder else chunk[:room]
             if len(body) > max_bytes:

@@ -65,8 +65,8 @@ def non_public_reason(address: IPAddress) -> str | None:
         ("loopback", address.is_loopback),
         ("link-local", address.is_link_local),
         ("multicast", address.is_multicast),
-        ("private", address.is_private),
         ("reserved", address.is_reserved),
+        ("private", address.is_private),
         ("not globally routable", not address.is_global),
     )
     for reason, applies in checks:
@@ -111,9 +111,13 @@ class AddressGuard:
                 continue
             reason = non_public_reason(address)
             if reason is not None:
-                where = f"{address}" if literal is not None else f"{host!r} resolves to {address}"
+                where = (
+                    f"{address}"
+                    if literal is not None
+                    else f"{host!r} resolves to {address}, which"
+                )
                 raise RefusedAddress(
-                    f"{where} is not public ({reason}) and FINSENT_ALLOW_PRIVATE_NETWORKS is off"
+                    f"{where} is not public ({reason}); FINSENT_ALLOW_PRIVATE_NETWORKS is off"
                 )
         return candidates
 
