@@ -58,14 +58,23 @@ _MAX_CHARS_PER_TOKEN = 100
 
 
 class _Prediction(Protocol):
-    topic: str
-    topic_probability: float
-    sentiment: str
-    sentiment_probabilities: dict[str, float]
-    sentiment_score: float
+    """What scoring reads of ``models.Prediction`` (read-only, as that dataclass is frozen)."""
+
+    @property
+    def topic(self) -> str: ...
+    @property
+    def topic_probability(self) -> float: ...
+    @property
+    def sentiment(self) -> str: ...
+    @property
+    def sentiment_probabilities(self) -> dict[str, float]: ...
+    @property
+    def sentiment_score(self) -> float: ...
 
 
 class _Scorer(Protocol):
+    """What scoring needs of ``models.Scorer``; tests may pass a wrapper around one."""
+
     version: str
     max_length: int
     tokenizer: Any

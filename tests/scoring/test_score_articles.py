@@ -167,3 +167,22 @@ def test_an_article_deleted_after_scoring_takes_its_scores_along(
         session.delete(session.get(Article, article_id))
         session.commit()
     assert score_rows(engine) == []
+
+
+def test_progress_bar_only_when_asked(
+    engine: Engine, tiny_scorer: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    add_articles(engine, numbered_articles(6))
+    score_articles(engine=engine, scorer=tiny_scorer, limit=3)
+    assert capsys.readouterr().err == ""
+    score_articles(engine=engine, scorer=tiny_scorer, progress=True, chunk_size=2)
+    err = capsys.readouterr().err
+    assert "3/3" in err and "article" in err
+
+
+def test_nonsense_sizes_are_user_errors(engine: Engine, tiny_scorer: Any) -> None:
+    from pipeline.errors import FinsentError
+
+    for kwargs in ({"batch_size": 0}, {"chunk_size": 0}, {"limit": -1}):
+        with pytest.raises(FinsentError):
+            score_articles(engine=engine, scorer=tiny_scorer, **kwargs)
