@@ -33,17 +33,24 @@ def score(
         help="Score every article again with the current model version and overwrite "
         "that version's rows (other versions' rows are kept).",
     ),
+    chunk_size: int | None = typer.Option(
+        None,
+        "--chunk-size",
+        min=1,
+        help="Articles per transaction (a kill loses at most one chunk); "
+        "default max(256, 4 x batch size).",
+    ),
     model: Path | None = typer.Option(
         None, "--model", help="Model directory; default FINSENT_MODEL_DIR, else the shipped model."
     ),
 ) -> None:
     """Score articles that have no score from the current model version, newest first."""
-    # Heavy imports here, not at module level: `finsent --help` stays fast.
     settings = get_settings()
     model_dir = model or settings.model_dir
     if not (Path(model_dir) / "model_card.json").is_file():
         raise FinsentError(f"no model directory at {model_dir} (model_card.json missing)")
 
+    # Heavy imports here, not at module level: `finsent --help` stays fast.
     from sqlalchemy.exc import OperationalError, ProgrammingError
 
     from models import Scorer
@@ -54,7 +61,7 @@ def score(
         scorer = Scorer.from_pretrained(
             model_dir, device=device or settings.device, quantize=settings.quantize
         )
-    except ValueError as exc:  # e.g. --device cuda without CUDA
+    except (ValueError, OSError) as exc:  # --device cuda without CUDA, a broken model dir
         raise FinsentError(str(exc)) from exc
 
     engine = make_engine(settings.database_url)
@@ -65,12 +72,16 @@ def score(
             batch_size=batch_size,
             limit=limit,
             rescore=rescore,
+            # Chunks of several batches: the Scorer sorts each chunk by length, and a GPU
+            # with a large batch size should never get less than a batch at a time.
+            chunk_size=chunk_size or max(256, 4 * batch_size),
             progress=not json_output and sys.stderr.isatty(),
         )
     except (OperationalError, ProgrammingError) as exc:
-        # Most often a database that was never migrated.
+        # Unreachable server, or (most often) a database that was never migrated.
         raise FinsentError(
-            f"database error ({exc.orig!r}); is the schema current? run `finsent db upgrade`"
+            f"database error: {str(exc.orig).strip().splitlines()[0]} "
+            "(if tables are missing, run `finsent db upgrade`)"
         ) from exc
     finally:
         engine.dispose()
