@@ -67,8 +67,9 @@ def latest_model_version(*, session: Session) -> str | None:
     Detection uses it as "the current model": after a new checkpoint is deployed and
     starts scoring, its labels take over; until then the previous version's do.
     """
+    # Served by ix_scores_scored_at (migration 0003): one index probe, not a scan.
     return session.scalars(
-        select(Score.model_version).order_by(Score.scored_at.desc(), Score.id.desc()).limit(1)
+        select(Score.model_version).order_by(Score.scored_at.desc()).limit(1)
     ).first()
 
 

@@ -111,6 +111,9 @@ class Score(Base):
 
 # --- Alerts (detection and delivery; migration 0003) ---------------------------------
 
+# Detection's "current model version" is the most recently scored one (migration 0003).
+Index("ix_scores_scored_at", Score.scored_at)
+
 _OPEN_ALERT = "state IN ('pending', 'firing')"
 
 

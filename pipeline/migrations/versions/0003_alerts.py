@@ -1,4 +1,4 @@
-"""alerts, deliveries and silences
+"""alerts, deliveries and silences; an index on scores.scored_at
 
 Revision ID: 0003
 Revises: 0002
@@ -84,9 +84,12 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name="pk_silences"),
     )
     op.create_index("ix_silences_until", "silences", ["until"])
+    # Detection's "current model version" is the most recently scored one.
+    op.create_index("ix_scores_scored_at", "scores", ["scored_at"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_scores_scored_at", table_name="scores")
     op.drop_table("silences")
     op.drop_table("deliveries")
     op.drop_table("alerts")
