@@ -193,6 +193,8 @@ class Scorer:
         """Raw (uncalibrated) logits per task, (n_texts, n_labels), in input order."""
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        if len(texts) == 0:
+            return {t.name: np.zeros((0, t.num_labels), dtype=np.float32) for t in self.tasks}
         return logits_for_ids(
             self.model,
             self._tokenize(texts),

@@ -1,0 +1,111 @@
+"""`finsent evaluate` and `finsent predict`: in-process on the tiny model (fast), and as a
+real process on the shipped default model (slow)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from pipeline.cli import app
+from pipeline.errors import FinsentError
+
+SAMPLE = (
+    "text,topic,sentiment\n"
+    "Acme beats estimates,Earnings,positive\n"
+    "Fed holds rates,Fed | Central Banks,neutral\n"
+)
+PREDICT_KEYS = {
+    "text",
+    "topic",
+    "topic_probability",
+    "sentiment",
+    "sentiment_probabilities",
+    "sentiment_score",
+}
+
+
+def invoke(*args: str, stdin: str | None = None):
+    return CliRunner().invoke(app, list(args), input=stdin)
+
+
+def test_predict_json_lines_and_stdin(tiny_model_dir: Path) -> None:
+    result = invoke(
+        "predict",
+        "--model",
+        str(tiny_model_dir),
+        "--json",
+        "Acme beats",
+        "--input",
+        "-",
+        stdin="Fed holds rates\n\n",
+    )
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [r["text"] for r in rows] == ["Acme beats", "Fed holds rates", ""]
+    assert all(set(r) == PREDICT_KEYS for r in rows)
+
+
+def test_predict_table_and_errors(tiny_model_dir: Path, tmp_path: Path) -> None:
+    result = invoke("predict", "--model", str(tiny_model_dir), "Acme beats")
+    assert result.exit_code == 0, result.output
+    assert "sentiment" in result.stdout.splitlines()[0] and "Acme beats" in result.stdout
+    missing = invoke("predict", "--model", str(tmp_path), "x")
+    assert isinstance(missing.exception, FinsentError)
+    assert "no model directory" in str(missing.exception)
+    nothing = invoke("predict", "--model", str(tiny_model_dir))
+    assert isinstance(nothing.exception, FinsentError)
+    assert "nothing to score" in str(nothing.exception)
+
+
+def test_evaluate_json_and_unknown_label(tiny_model_dir: Path, tmp_path: Path) -> None:
+    good = tmp_path / "good.csv"
+    good.write_text(SAMPLE)
+    result = invoke("evaluate", "--model", str(tiny_model_dir), str(good), "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert set(report) == {"topic", "sentiment"}
+    assert set(report["sentiment"]) == {
+        "n",
+        "accuracy",
+        "macro_f1",
+        "weighted_f1",
+        "per_class",
+        "confusion",
+    }
+    text = invoke("evaluate", "--model", str(tiny_model_dir), str(good))
+    assert "topic: n=2 accuracy=" in text.stdout
+    bad = tmp_path / "bad.csv"
+    bad.write_text("text,sentiment\nA,bullish\n")
+    err = invoke("evaluate", "--model", str(tiny_model_dir), str(bad))
+    assert isinstance(err.exception, FinsentError)
+    assert "unknown sentiment label(s) ['bullish']" in str(err.exception)
+
+
+@pytest.mark.slow
+def test_shipped_model_is_the_default_of_the_real_command() -> None:
+    eval_csv = Path(__file__).resolve().parents[2] / "models" / "data" / "news_headlines_eval.csv"
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from pipeline.cli import main; main()",
+            "evaluate",
+            str(eval_csv),
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert out.returncode == 0, out.stderr
+    report = json.loads(out.stdout)
+    assert report["sentiment"]["n"] >= 300
+    assert report["sentiment"]["accuracy"] > 0.6
+    pred = invoke("predict", "--json", "Acme issues profit warning, shares plunge")
+    assert pred.exit_code == 0, pred.output
+    assert json.loads(pred.stdout)["sentiment"] == "negative"
