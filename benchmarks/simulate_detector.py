@@ -57,6 +57,7 @@ class StationaryResult:
 @dataclass
 class BurstResult:
     trials: int
+    fired: int  # within two hours after the burst ended
     caught_by_first_evaluation_after: int
     median_delay_minutes: float
     max_delay_minutes: float
@@ -190,6 +191,7 @@ def run_bursts(
             per_volume.setdefault(f"{world.volumes[topic]:.1f}", []).append(in_time)
     return BurstResult(
         trials=trials,
+        fired=len(delays),
         caught_by_first_evaluation_after=caught,
         median_delay_minutes=float(np.median(delays)) if delays else math.nan,
         max_delay_minutes=float(max(delays)) if delays else math.nan,
@@ -224,6 +226,7 @@ def main() -> None:
         "false_alert_scopes": [(r.seed, day, scope) for r in stationary for day, scope in r.alerts],
         "evaluations_per_seed": stationary[0].evaluations * stationary[0].scopes,
         "burst_trials": sum(b.trials for b in bursts),
+        "burst_fired_within_2h_after": sum(b.fired for b in bursts),
         "burst_caught_by_first_evaluation_after": sum(
             b.caught_by_first_evaluation_after for b in bursts
         ),
