@@ -60,13 +60,12 @@ def schedule_deliveries(
     ``only_targets`` limits resolved messages to the (channel, target) pairs that were
     told about the firing.
     """
-    existing = set(
-        session.execute(
-            select(Delivery.channel, Delivery.target).where(
-                Delivery.alert_id == alert.id, Delivery.event == event
-            )
-        ).all()
+    rows = session.execute(
+        select(Delivery.channel, Delivery.target).where(
+            Delivery.alert_id == alert.id, Delivery.event == event
+        )
     )
+    existing: set[tuple[str, str]] = {(channel, target) for channel, target in rows}
     created = 0
     for notifier in notifiers:
         for target in notifier.targets():
@@ -140,11 +139,12 @@ def send_due_deliveries(
     for delivery_id in ids:
         # Claim the row first: a concurrent run that got the same id finds it leased.
         with Session(engine) as session, session.begin():
-            claimed = session.execute(
+            result = session.execute(
                 update(Delivery)
                 .where(Delivery.id == delivery_id, Delivery.status.in_(DUE_STATUSES), due)
                 .values(next_attempt_at=now + timedelta(seconds=lease_seconds))
-            ).rowcount
+            )
+            claimed = getattr(result, "rowcount", 0)
         if claimed != 1:
             continue
         with Session(engine) as session, session.begin():

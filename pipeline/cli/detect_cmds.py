@@ -111,7 +111,7 @@ def ack(
 
     def work(session: Any) -> dict[str, Any]:
         alert = acknowledge_alert(session=session, alert_id=alert_id)
-        return {"id": alert.id, "acknowledged_at": alert.acknowledged_at.isoformat()}
+        return {"id": alert.id, "acknowledged_at": str(alert.acknowledged_at)}
 
     result = _in_session(work)
     if json_output:
