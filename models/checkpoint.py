@@ -34,6 +34,7 @@ CARD = "model_card.json"
 CONFIG = "finsent_config.json"
 HEADS = "heads.safetensors"
 FORMAT_VERSION = 1
+FROZEN_EMBEDDINGS = "embeddings.word_embeddings.weight"
 
 
 @dataclass
@@ -88,8 +89,10 @@ def save_model_dir(
             .cpu()
             .contiguous()
             for k, v in encoder.state_dict().items()
-            # The pooler is never used (mean pooling): no need to ship it.
+            # The pooler is never used (mean pooling): no need to ship it. Frozen word
+            # embeddings are the base encoder's own and are read from it at load time.
             if not k.startswith("pooler.")
+            and not (model_config.freeze_embeddings and k == FROZEN_EMBEDDINGS)
         }
         save_file(state, str(enc_dir / "model.safetensors"))
     heads = {
@@ -122,11 +125,16 @@ def _load_encoder(model_dir: Path, storage: str, config: ModelConfig, *, merge: 
 
     if storage == "encoder":
         enc_dir = model_dir / "encoder"
-        encoder = AutoModel.from_config(AutoConfig.from_pretrained(str(enc_dir)))
+        if config.freeze_embeddings:
+            # Start from the base encoder: it holds the (unchanged) word embeddings.
+            encoder = AutoModel.from_pretrained(str(resolve_encoder_path(config.base_encoder)))
+        else:
+            encoder = AutoModel.from_config(AutoConfig.from_pretrained(str(enc_dir)))
         stored = load_file(str(enc_dir / "model.safetensors"))
         state = {k: v.float() if v.is_floating_point() else v for k, v in stored.items()}
         missing, unexpected = encoder.load_state_dict(state, strict=False)
-        missing = [k for k in missing if not k.startswith("pooler.")]
+        expected = {FROZEN_EMBEDDINGS} if config.freeze_embeddings else set()
+        missing = [k for k in missing if not k.startswith("pooler.") and k not in expected]
         if missing or unexpected:
             raise ValueError(
                 f"{enc_dir}: weights do not match the encoder config "
@@ -176,4 +184,6 @@ def build_model(model_config: ModelConfig, tasks: Sequence[TaskSpec]) -> tuple[M
     tokenizer = AutoTokenizer.from_pretrained(str(base_path))
     if model_config.method == "lora":
         encoder = apply_lora(encoder, model_config)
+    elif model_config.freeze_embeddings:
+        encoder.get_input_embeddings().weight.requires_grad_(False)
     return MultiTaskModel(encoder, tasks, head_dropout=model_config.head_dropout), tokenizer

@@ -36,6 +36,10 @@ class ModelConfig:
     lora_alpha: int = 32
     lora_dropout: float = 0.1
     head_dropout: float = 0.1
+    # Full fine-tuning only: keep the 11.7M-parameter word embedding matrix as pretrained.
+    # Words that occur in news but rarely in tweets keep their meaning, training is faster,
+    # and the checkpoint stores only what changed (the matrix is read from the base encoder).
+    freeze_embeddings: bool = False
     max_length: int = 128  # tokens read at inference (tweets fit in ~50; headlines+summary more)
 
     def __post_init__(self) -> None:
@@ -52,6 +56,10 @@ class ModelConfig:
             8 <= self.max_length <= 512, f"max_length must be in [8, 512], got {self.max_length}"
         )
         _check(bool(self.base_encoder), "base_encoder must name a package or a directory")
+        _check(
+            not (self.freeze_embeddings and self.method != "full"),
+            "freeze_embeddings applies to method 'full' only (LoRA never trains embeddings)",
+        )
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)

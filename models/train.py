@@ -123,6 +123,53 @@ def _summary(reports: Mapping[str, dict]) -> dict[str, dict[str, float]]:
     }
 
 
+def calibrate(
+    dev_logits: Mapping[str, np.ndarray], dev: Mapping[str, TaskData]
+) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
+    """A temperature per head fitted on the dev split, with ECE before and after."""
+    temperatures, calibration = {}, {}
+    for name, logits in dev_logits.items():
+        y = dev[name].labels
+        temp = fit_temperature(logits, y)
+        temperatures[name] = temp
+        calibration[name] = {
+            "temperature": round(temp, 4),
+            "ece_before": round(expected_calibration_error(softmax(logits), y), 4),
+            "ece_after": round(expected_calibration_error(softmax(logits / temp), y), 4),
+        }
+    return temperatures, calibration
+
+
+def write_model_dir(
+    model: MultiTaskModel,
+    tokenizer: Any,
+    out_dir: str | Path,
+    mc: ModelConfig,
+    temperatures: Mapping[str, float],
+    card: Mapping[str, Any],
+) -> None:
+    """Save into a sibling ``.partial`` directory, then swap it in (never half-written)."""
+    out = Path(out_dir)
+    tmp = out.with_name(out.name + ".partial")
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    was_training = model.training
+    model.cpu()
+    save_model_dir(
+        model,
+        tokenizer,
+        tmp,
+        model_config=mc,
+        temperatures=temperatures,
+        card=card,
+        half=mc.method == "full",
+    )
+    model.train(was_training)
+    if out.exists():
+        shutil.rmtree(out)
+    tmp.rename(out)
+
+
 def train_model(
     *,
     data_files: Mapping[TaskSpec, str | Path],
@@ -185,10 +232,36 @@ def train_model(
 
     from tqdm.auto import tqdm
 
+    card: dict[str, Any] = {
+        "description": "finsent multi-task model: topic and sentiment heads on one encoder",
+        "base_encoder": mc.base_encoder,
+        "method": mc.method,
+        "model_config": mc.as_dict(),
+        "train_config": tc.as_dict(),
+        "data": data_info,
+        "dev_split": {"fraction": tc.dev_fraction, "seed": tc.split_seed, "stratified": True},
+        "parameters": {"trainable": trainable, "total": total_params},
+        "environment": {
+            "torch": torch.__version__,
+            "python": platform.python_version(),
+            "device": str(device),
+            "threads": tc.num_threads,
+        },
+    }
     history: list[dict[str, Any]] = []
-    best_score, best_state, best_epoch = -1.0, None, 0
+    best_score = -1.0
     use_bf16 = device.type == "cuda"
-    bar = tqdm(total=total_steps, disable=not tc.progress, desc="train", dynamic_ncols=True)
+    import sys
+
+    # On a terminal refresh often; into a log file, a line a minute.
+    interval = 0.5 if sys.stderr.isatty() else 60.0
+    bar = tqdm(
+        total=total_steps,
+        disable=not tc.progress,
+        desc="train",
+        dynamic_ncols=True,
+        mininterval=interval,
+    )
     step = 0
     for epoch in range(1, tc.epochs + 1):
         model.train()
@@ -223,72 +296,29 @@ def train_model(
             bar.update(1)
             if step % 10 == 0:
                 bar.set_postfix({f"loss_{n[:4]}": f"{v:.3f}" for n, v in running.items()})
-        reports, _ = evaluate_dev(model, dev_ids, dev, pad_id=pad_id, device=device)
+        reports, dev_logits = evaluate_dev(model, dev_ids, dev, pad_id=pad_id, device=device)
         score = float(np.mean([r["macro_f1"] for r in reports.values()]))
         summary = _summary(reports)
         history.append({"epoch": epoch, "seconds": round(time.time() - started, 1), "dev": summary})
         bar.write(f"epoch {epoch}: dev {json.dumps(summary)} mean macro-F1 {score:.4f}")
         if score > best_score:
-            best_score, best_epoch = score, epoch
-            best_state = {
-                k: v.detach().cpu().clone()
-                for k, v in model.state_dict().items()
-                if k.startswith("heads.") or "lora_" in k or mc.method == "full"
-            }
+            # Keep the best epoch on disk at once: a run cut short still leaves a model.
+            best_score = score
+            temperatures, calibration = calibrate(dev_logits, dev)
+            card.update(
+                dev_metrics=summary,
+                dev_reports=reports,
+                best_epoch=epoch,
+                calibration=calibration,
+                history=history,
+                training_seconds=round(time.time() - started, 1),
+            )
+            write_model_dir(model, tokenizer, out_dir, mc, temperatures, card)
+            model.to(device)
     bar.close()
-    if best_state is not None:
-        model.load_state_dict(best_state, strict=False)
-
-    reports, dev_logits = evaluate_dev(model, dev_ids, dev, pad_id=pad_id, device=device)
-    temperatures, calibration = {}, {}
-    for name, logits in dev_logits.items():
-        y = dev[name].labels
-        temp = fit_temperature(logits, y)
-        temperatures[name] = temp
-        calibration[name] = {
-            "temperature": round(temp, 4),
-            "ece_before": round(expected_calibration_error(softmax(logits), y), 4),
-            "ece_after": round(expected_calibration_error(softmax(logits / temp), y), 4),
-        }
-    seconds = time.time() - started
-    card = {
-        "description": "finsent multi-task model: topic and sentiment heads on one encoder",
-        "base_encoder": mc.base_encoder,
-        "method": mc.method,
-        "model_config": mc.as_dict(),
-        "train_config": tc.as_dict(),
-        "data": data_info,
-        "dev_split": {"fraction": tc.dev_fraction, "seed": tc.split_seed, "stratified": True},
-        "dev_metrics": _summary(reports),
-        "dev_reports": reports,
-        "best_epoch": best_epoch,
-        "history": history,
-        "calibration": calibration,
-        "parameters": {"trainable": trainable, "total": total_params},
-        "training_seconds": round(seconds, 1),
-        "environment": {
-            "torch": torch.__version__,
-            "python": platform.python_version(),
-            "device": str(device),
-            "threads": tc.num_threads,
-        },
-    }
-    out = Path(out_dir)
-    tmp = out.with_name(out.name + ".partial")
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    model.cpu()
-    save_model_dir(
-        model,
-        tokenizer,
-        tmp,
-        model_config=mc,
-        temperatures=temperatures,
-        card=card,
-        half=mc.method == "full",
-    )
-    # Replace the target only once the new directory is complete.
-    if out.exists():
-        shutil.rmtree(out)
-    tmp.rename(out)
-    return json.loads((out / "model_card.json").read_text())
+    # The final card records the whole run (the card is not part of the version hash).
+    card_path = Path(out_dir) / "model_card.json"
+    final = json.loads(card_path.read_text())
+    final.update(history=history, training_seconds=round(time.time() - started, 1))
+    card_path.write_text(json.dumps(final, indent=2, default=str) + "\n")
+    return final

@@ -63,6 +63,9 @@ def train(
         "none", "--class-weights"
     ),
     label_smoothing: float = typer.Option(0.05, "--label-smoothing"),
+    freeze_embeddings: bool = typer.Option(
+        False, "--freeze-embeddings", help="Full fine-tuning: keep word embeddings pretrained."
+    ),
     lora_r: int = typer.Option(16, "--lora-r"),
     lora_alpha: int = typer.Option(32, "--lora-alpha"),
     lora_dropout: float = typer.Option(0.1, "--lora-dropout"),
@@ -88,6 +91,7 @@ def train(
             lora_r=lora_r,
             lora_alpha=lora_alpha,
             lora_dropout=lora_dropout,
+            freeze_embeddings=freeze_embeddings,
         )
         tc = TrainConfig(
             epochs=epochs,
@@ -107,7 +111,7 @@ def train(
             augment_n=augment_n,
             device=device,
             num_threads=threads,
-            progress=not json_output and sys.stderr.isatty(),
+            progress=not json_output,
         )
         card = train_model(
             data_files={TOPIC: topic_data, SENTIMENT: sentiment_data},
