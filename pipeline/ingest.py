@@ -9,23 +9,25 @@ fetched / not_modified / skipped / errors.
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 import time
-from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, or_, select
 from sqlalchemy.orm import Session
 
 from pipeline.db import dialect_insert, utcnow
 from pipeline.fetch import Fetcher, FetchResult
-from pipeline.parse import EntryItem, NotAFeed, ParsedFeed, parse_feed
+from pipeline.parse import EntryItem, ParsedFeed, parse_feed_or_reason
 from pipeline.schema import Article, Feed, FetchAttempt
 from pipeline.settings import Settings
 
-LOOKUP_CHUNK = 500  # keys per IN (...) query; far below SQLite's bound-parameter limit
+LOOKUP_CHUNK = 300  # items per lookup query: 900 bound keys, far below SQLite's limit
 
 
 @dataclass
@@ -110,11 +112,61 @@ def backoff_delay(*, failures: int, settings: Settings, retry_after: float | Non
     return timedelta(seconds=min(seconds, settings.backoff_max_seconds))
 
 
-def _fetch_and_parse(fetcher: Fetcher, state: _FeedState, *, now: datetime) -> _Fetched:
+class _Parser:
+    """Parses fetched bodies in a pool of processes when there is enough work to pay for
+    starting one, else in the calling thread.
+
+    In threads, parsing (CPU-bound, under the interpreter lock) and the database
+    writer take turns: every round trip of the writer waits for the lock.
+    """
+
+    def __init__(self, *, processes: int) -> None:
+        self._owned: ProcessPoolExecutor | None = None
+        if processes > 1:
+            # spawn, not fork: the parent has threads (HTTP pool, fetch workers).
+            context = multiprocessing.get_context("spawn")
+            self._owned = ProcessPoolExecutor(max_workers=processes, mp_context=context)
+        self._pool = self._owned  # None once the pool proved unusable
+
+    def parse(self, result: FetchResult, *, feed_id: int, fetched_at: datetime) -> ParsedFeed | str:
+        arguments: dict[str, Any] = {
+            "url": result.url,
+            "content_type": result.content_type,
+            "feed_id": feed_id,
+            "fetched_at": fetched_at,
+        }
+        pool = self._pool
+        if pool is not None:
+            try:
+                future = pool.submit(parse_feed_or_reason, result.body, **arguments)
+            except Exception:  # e.g. a daemonic process may not start children: parse here
+                self._pool = None
+            else:
+                try:
+                    return future.result()
+                except BrokenProcessPool:
+                    # Most likely the children could not start (a script without a
+                    # `__main__` guard, spawn re-imports it); parse here from now on.
+                    self._pool = None
+        return parse_feed_or_reason(result.body, **arguments)
+
+    def close(self) -> None:
+        if self._owned is not None:
+            self._owned.shutdown(cancel_futures=True)
+
+
+def _parse_processes(settings: Settings, *, due: int) -> int:
+    if settings.ingest_parse_processes > 0:
+        return settings.ingest_parse_processes
+    return min(os.cpu_count() or 1, 4) if due >= 16 else 1
+
+
+def _fetch_and_parse(
+    fetcher: Fetcher, parser: _Parser, state: _FeedState, *, now: datetime
+) -> _Fetched:
     """Runs in a worker thread; never raises."""
     started = time.perf_counter()
-    result = FetchResult("error", state.url)
-    fetched = _Fetched(result)
+    fetched = _Fetched(FetchResult("error", state.url))
     try:
         result = fetcher.fetch(
             state.url, etag=state.etag, last_modified=state.last_modified, now=now
@@ -123,28 +175,40 @@ def _fetch_and_parse(fetcher: Fetcher, state: _FeedState, *, now: datetime) -> _
         if result.status == "error":
             fetched.error = result.error
         elif result.status == "ok":
-            fetched.parsed = parse_feed(
-                result.body,
-                url=result.url,
-                content_type=result.content_type,
-                feed_id=state.id,
-                fetched_at=now,
-            )
-    except NotAFeed as exc:
-        fetched.error = str(exc)
-    except Exception as exc:  # a parser bug on hostile input must not stop the run
+            parsed = parser.parse(result, feed_id=state.id, fetched_at=now)
+            if isinstance(parsed, str):
+                fetched.error = parsed
+            else:
+                fetched.parsed = parsed
+    except Exception as exc:  # a bug on hostile input must not stop the run
         fetched.error = f"unexpected {type(exc).__name__}: {exc}"[:500]
     fetched.duration_ms = int((time.perf_counter() - started) * 1000)
     return fetched
 
 
-def _existing_keys(session: Session, column: Any, values: Iterable[str | None]) -> set[str]:
-    wanted = sorted({value for value in values if value})
-    found: set[str] = set()
-    for start in range(0, len(wanted), LOOKUP_CHUNK):
-        chunk = wanted[start : start + LOOKUP_CHUNK]
-        found.update(session.scalars(select(column).where(column.in_(chunk))))
-    return found
+def _existing_keys(session: Session, items: list[EntryItem]) -> tuple[set[str], set[str], set[str]]:
+    """GUIDs, canonical URLs and content hashes of ``items`` already stored: one query per
+    chunk of items, each key column having a unique index."""
+    guids: set[str] = set()
+    urls: set[str] = set()
+    hashes: set[str] = set()
+    for start in range(0, len(items), LOOKUP_CHUNK):
+        chunk = items[start : start + LOOKUP_CHUNK]
+        query = select(Article.guid, Article.canonical_url, Article.content_hash).where(
+            or_(
+                Article.guid.in_([item.guid for item in chunk if item.guid]),
+                Article.canonical_url.in_([i.canonical_url for i in chunk if i.canonical_url]),
+                Article.content_hash.in_([item.content_hash for item in chunk]),
+            )
+        )
+        for guid, url, content in session.execute(query):
+            guids.add(guid)
+            urls.add(url)
+            hashes.add(content)
+    # NULL keys match nothing: an item without a GUID is no duplicate of one without either.
+    guids.discard(None)
+    urls.discard(None)
+    return guids, urls, hashes
 
 
 def insert_new_articles(
@@ -164,9 +228,7 @@ def insert_new_articles(
         if not any(key in seen for key in tagged):
             seen.update(tagged)
             fresh.append(item)
-    guids = _existing_keys(session, Article.guid, (item.guid for item in fresh))
-    urls = _existing_keys(session, Article.canonical_url, (item.canonical_url for item in fresh))
-    hashes = _existing_keys(session, Article.content_hash, (item.content_hash for item in fresh))
+    guids, urls, hashes = _existing_keys(session, fresh)
     rows = [
         {
             "feed_id": feed_id,
@@ -318,16 +380,19 @@ def ingest_feeds(
             report.add(outcome)
     own_fetcher = fetcher is None
     active = fetcher or Fetcher(settings)
+    parser = _Parser(processes=_parse_processes(settings, due=len(due)))
     try:
         workers = max(1, min(settings.fetch_concurrency, len(due)))
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="finsent-fetch") as pool:
             futures = {
-                pool.submit(_fetch_and_parse, active, state, now=now): state for state in due
+                pool.submit(_fetch_and_parse, active, parser, state, now=now): state
+                for state in due
             }
             for future in as_completed(futures):
                 state = futures[future]
                 report.add(_store(engine, state, future.result(), now=now, settings=settings))
     finally:
+        parser.close()
         if own_fetcher:
             active.close()
     report.details.sort(key=lambda outcome: outcome.feed_id)

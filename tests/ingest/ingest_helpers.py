@@ -90,6 +90,7 @@ class FeedServer:
 class RequestHandler(BaseHTTPRequestHandler):
     server_version = "fixture"
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body are separate writes
     feed_server: FeedServer
 
     def log_message(self, format: str, *args: object) -> None:  # noqa: A002
