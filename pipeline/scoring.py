@@ -50,10 +50,10 @@ from pipeline.schema import Article, Score
 
 # The period is not doubled after a title that already ends a sentence.
 _SENTENCE_END = (".", "!", "?", ":", ";", "…")
-# No token of a BERT WordPiece or byte-level BPE vocabulary covers more than this many
-# characters (WordPiece maps longer words to one [UNK]); cutting a huge summary to
-# budget * this many characters before tokenising bounds the cost and loses nothing
-# a model could read, except when the text is mostly whitespace.
+# Vocabulary tokens are far shorter than this many characters (only an [UNK] standing
+# for a 100+-character "word" is longer), so cutting a huge text to budget * this many
+# characters before tokenising bounds the cost and loses no readable text, unless the
+# text is mostly whitespace or such "words".
 _MAX_CHARS_PER_TOKEN = 100
 
 
