@@ -46,3 +46,66 @@ def evaluate_csv(
         y_pred = logits[spec.name][[position[i] for i in rows]].argmax(axis=1).tolist()
         reports[spec.name] = classification_report(y_true, y_pred, spec.labels)
     return reports
+
+
+def dev_split_reports(scorer: Scorer, *, batch_size: int = 128) -> dict[str, dict]:
+    """Re-create the model's development split from its card (same files, seed, fraction;
+    the split digest is checked) and evaluate ``scorer`` on it."""
+    from models.config import TrainConfig
+    from models.data import load_task_data, split_digest, stratified_split
+
+    card = scorer.card
+    tc = TrainConfig(**{**card["train_config"], "task_weights": {}})
+    reports = {}
+    for spec in scorer.tasks:
+        info = card["data"][spec.name]
+        data = load_task_data(info["file"], spec)
+        _, dev_idx = stratified_split(data.labels, fraction=tc.dev_fraction, seed=tc.split_seed)
+        dev = data.subset(dev_idx)
+        if split_digest(dev.texts) != info["dev_digest"]:
+            raise ValueError(f"{info['file']}: dev split differs from the one in the card")
+        logits = scorer.predict_logits(list(dev.texts), batch_size=batch_size)[spec.name]
+        reports[spec.name] = classification_report(dev.labels, logits.argmax(1), spec.labels)
+    return reports
+
+
+def main() -> None:
+    """``python -m models.evaluate MODEL_DIR``: dev-split and news-sentence figures of a
+    model, unquantised and int8, side by side (the int8 accuracy cost)."""
+    import argparse
+    import json
+    import time
+
+    from models.scorer import Scorer
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("model_dir", type=Path)
+    parser.add_argument(
+        "--news", type=Path, default=Path(__file__).parent / "data" / "news_headlines_eval.csv"
+    )
+    args = parser.parse_args()
+    rows = {}
+    for quantize in ("none", "int8"):
+        scorer = Scorer.from_pretrained(args.model_dir, device="cpu", quantize=quantize)
+        started = time.time()
+        dev = dev_split_reports(scorer)
+        news = evaluate_csv(scorer, args.news)
+        rows[quantize] = {
+            "dev": {
+                t: {k: round(r[k], 4) for k in ("n", "accuracy", "macro_f1")}
+                for t, r in dev.items()
+            },
+            "news": {
+                t: {k: round(r[k], 4) for k in ("n", "accuracy", "macro_f1")}
+                for t, r in news.items()
+            },
+            "news_confusion_sentiment": news["sentiment"]["confusion"]
+            if "sentiment" in news
+            else None,
+            "seconds": round(time.time() - started, 1),
+        }
+    print(json.dumps(rows, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -4,9 +4,8 @@ Every arm trains on the same stratified subset of each training file (``--limit`
 per task), for the same epochs, on the shared development split, and is scored on that
 split (tweets only) and on the hand-written news sentences (never trained on).
 
-    nice -n 10 python -m models.studies joint   --seeds 13 14 --out runs/studies.jsonl
-    nice -n 10 python -m models.studies method  --out runs/studies.jsonl
-    nice -n 10 python -m models.studies mixing  --out runs/studies.jsonl
+    nice -n 10 python -m models.studies all --out runs/studies.jsonl
+    nice -n 10 python -m models.studies joint --seeds 14 --out runs/studies.jsonl
     python -m models.studies table runs/studies.jsonl
 """
 
@@ -75,33 +74,37 @@ def run_arm(
     }
 
 
-def arms(
-    study: str, base_tc: TrainConfig
-) -> list[tuple[str, tuple[str, ...], ModelConfig, TrainConfig]]:
-    lora, full = ModelConfig(method="lora"), ModelConfig(method="full")
-    full_tc = replace(base_tc, lr=1e-4)
-    both = ("topic", "sentiment")
-    if study == "joint":
-        return [
-            ("joint", both, full, full_tc),
-            ("topic-only", ("topic",), full, full_tc),
-            ("sentiment-only", ("sentiment",), full, full_tc),
-        ]
-    if study == "method":
-        return [("lora", both, lora, base_tc), ("full", both, full, full_tc)]
-    if study == "mixing":
-        return [
-            ("proportional", both, full, replace(full_tc, mixing="proportional")),
-            ("temperature T=2", both, full, replace(full_tc, mixing="temperature")),
-            ("uniform", both, full, replace(full_tc, mixing="uniform")),
-            ("lambda sentiment=2", both, full, replace(full_tc, task_weights={"sentiment": 2.0})),
-        ]
-    if study == "augment":
-        return [
-            ("augment on", both, full, full_tc),
-            ("augment off", both, full, replace(full_tc, augment=False)),
-        ]
-    raise SystemExit(f"unknown study {study!r}")
+BOTH = ("topic", "sentiment")
+FULL = ModelConfig(method="full", freeze_embeddings=True)  # the shipped method
+
+
+def arm_table(base: TrainConfig) -> dict[str, tuple[tuple[str, ...], ModelConfig, TrainConfig]]:
+    """Every arm by name: (tasks, model config, train config). ``base`` is the shipped
+    training configuration cut down to the study budget."""
+    return {
+        "joint (shipped config)": (BOTH, FULL, base),
+        "topic only": (("topic",), FULL, base),
+        "sentiment only": (("sentiment",), FULL, base),
+        "lora r16 (lr 1e-3)": (BOTH, ModelConfig(method="lora"), replace(base, lr=1e-3)),
+        "full, embeddings trained": (BOTH, ModelConfig(method="full"), base),
+        "mixing proportional": (BOTH, FULL, replace(base, mixing="proportional")),
+        "mixing uniform": (BOTH, FULL, replace(base, mixing="uniform")),
+        "lambda sentiment=2": (BOTH, FULL, replace(base, task_weights={"sentiment": 2.0})),
+        "no augmentation": (BOTH, FULL, replace(base, augment=False)),
+    }
+
+
+STUDIES = {
+    "joint": ["joint (shipped config)", "topic only", "sentiment only"],
+    "method": ["joint (shipped config)", "lora r16 (lr 1e-3)", "full, embeddings trained"],
+    "mixing": [
+        "joint (shipped config)",
+        "mixing proportional",
+        "mixing uniform",
+        "lambda sentiment=2",
+    ],
+    "augment": ["joint (shipped config)", "no augmentation"],
+}
 
 
 def print_table(path: Path) -> None:
@@ -129,10 +132,10 @@ def print_table(path: Path) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("study", choices=["joint", "method", "mixing", "augment", "table"])
+    parser.add_argument("study", choices=[*STUDIES, "all", "table"])
     parser.add_argument("results", nargs="?", type=Path, help="results file (for 'table')")
     parser.add_argument("--seeds", type=int, nargs="+", default=[13])
-    parser.add_argument("--limit", type=int, default=2000, help="training examples per task")
+    parser.add_argument("--limit", type=int, default=1000, help="training examples per task")
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--max-length", type=int, default=48)
     parser.add_argument("--threads", type=int, default=1)
@@ -143,6 +146,14 @@ def main() -> None:
         print_table(args.results or args.out)
         return
     args.out.parent.mkdir(parents=True, exist_ok=True)
+    names = list(
+        dict.fromkeys(n for k, v in STUDIES.items() if args.study in (k, "all") for n in v)
+    )
+    done = set()
+    if args.out.is_file():  # resume: arms already in the results file are not rerun
+        for line in args.out.read_text().splitlines():
+            row = json.loads(line)
+            done.add((row["arm"], row["seed"]))
     for seed in args.seeds:
         # Augmentation scaled to the subset so sentiment keeps the shipped tweet:news ratio.
         base = TrainConfig(
@@ -150,13 +161,16 @@ def main() -> None:
             limit_per_task=args.limit,
             max_length=args.max_length,
             seed=seed,
+            lr=1e-4,
             num_threads=args.threads,
             progress=False,
             augment_n=round(TrainConfig().augment_n * min(1.0, args.limit / 8500)),
         )
-        for name, tasks, mc, tc in arms(args.study, base):
-            if args.arms and name not in args.arms:
+        table = arm_table(base)
+        for name in names:
+            if (args.arms and name not in args.arms) or (name, seed) in done:
                 continue
+            tasks, mc, tc = table[name]
             row = run_arm(name, tasks=tasks, mc=mc, tc=tc)
             print(json.dumps(row), flush=True)
             with args.out.open("a") as handle:

@@ -83,3 +83,28 @@ def test_lora_directory_stores_only_the_adapter(tmp_path: Path) -> None:
         after = merged(ids["input_ids"], ids["attention_mask"])
     for task in before:
         torch.testing.assert_close(after[task], before[task], atol=1e-4, rtol=1e-4)
+
+
+def test_frozen_embeddings_are_read_from_the_base(tmp_path: Path) -> None:
+    from models.checkpoint import FROZEN_EMBEDDINGS, build_model
+    from models.config import ModelConfig
+    from models.tasks import DEFAULT_TASKS
+
+    config = ModelConfig(method="full", freeze_embeddings=True)
+    model, tokenizer = build_model(config, DEFAULT_TASKS)
+    assert not model.encoder.get_input_embeddings().weight.requires_grad
+    with torch.no_grad():  # a "trained" layer that must survive the round trip
+        model.encoder.encoder.layer[0].output.dense.weight.add_(0.01)
+    model.eval()
+    save_model_dir(model, tokenizer, tmp_path / "full", model_config=config, half=True)
+    from safetensors import safe_open
+
+    with safe_open(str(tmp_path / "full" / "encoder" / "model.safetensors"), "pt") as f:
+        assert FROZEN_EMBEDDINGS not in set(f.keys())
+    ids = tokenizer(TEXTS[:2], padding=True, return_tensors="pt")
+    reloaded = load_model_dir(tmp_path / "full").model
+    with torch.inference_mode():
+        before = model(ids["input_ids"], ids["attention_mask"])
+        after = reloaded(ids["input_ids"], ids["attention_mask"])
+    for task in before:  # fp16 storage: close, not bit-identical
+        torch.testing.assert_close(after[task], before[task], atol=2e-2, rtol=2e-2)
