@@ -17,7 +17,7 @@ import json
 import multiprocessing
 import os
 import platform
-import time
+import resource
 import uuid
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -111,6 +111,12 @@ def serve(feeds: dict[str, bytes], ready: multiprocessing.Queue) -> None:
     server.serve_forever()
 
 
+def _cpu_seconds() -> float:
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)  # parser processes, once joined
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--feeds", type=int, default=200)
@@ -138,7 +144,10 @@ def main() -> None:
         settings = Settings(
             database_url=url, allow_private_networks=True, feed_min_interval_seconds=0
         )
+        load = os.getloadavg()
+        cpu_before = _cpu_seconds()
         first = ingest_feeds(engine=engine, settings=settings)
+        first_cpu = _cpu_seconds() - cpu_before
         second = ingest_feeds(engine=engine, settings=settings)
         with Session(engine) as session:
             stored = session.scalar(select(func.count()).select_from(Article))
@@ -156,6 +165,8 @@ def main() -> None:
             "new_articles": first.new_articles,
             "errors": first.errors,
             "new_articles_per_second": round(first.new_articles / first.seconds),
+            # This process and its parser processes; the PostgreSQL server is not counted.
+            "cpu_seconds": round(first_cpu, 2),
         },
         "second_run": {
             "seconds": round(second.seconds, 2),
@@ -164,7 +175,9 @@ def main() -> None:
         },
         "speedup": round(first.seconds / second.seconds, 1),
         "articles_stored": stored,
-        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}",
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
+        "python": platform.python_version(),
+        "load_average_before": [round(value, 2) for value in load],
     }
     print(json.dumps(result, indent=2))
 

@@ -1,24 +1,22 @@
 """The ingest stage: fetch every enabled feed once, store its new stories as articles.
 
-Fetching and parsing run in a bounded thread pool (``fetch_concurrency``, and
-at most ``fetch_per_host`` requests per host); the database writes run in the
-calling thread, one transaction per feed, so a broken feed records its error
-and never stops the others. Every enabled feed ends in exactly one of
+Fetching runs in a bounded thread pool (``fetch_concurrency``, and at most
+``fetch_per_host`` requests per host); parsing and the database writes run in
+the calling thread as fetches complete, one transaction per feed, so a broken
+feed records its error and never stops the others. Every enabled feed ends in exactly one of
 fetched / not_modified / skipped / errors.
 """
 
 from __future__ import annotations
 
-import multiprocessing
-import os
 import time
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, as_completed
-from concurrent.futures.process import BrokenProcessPool
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, or_, select
+from sqlalchemy import Engine, String, any_, literal, select, text, union_all
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
 from pipeline.db import dialect_insert, utcnow
@@ -112,103 +110,73 @@ def backoff_delay(*, failures: int, settings: Settings, retry_after: float | Non
     return timedelta(seconds=min(seconds, settings.backoff_max_seconds))
 
 
-class _Parser:
-    """Parses fetched bodies in a pool of processes when there is enough work to pay for
-    starting one, else in the calling thread.
-
-    In threads, parsing (CPU-bound, under the interpreter lock) and the database
-    writer take turns: every round trip of the writer waits for the lock.
-    """
-
-    def __init__(self, *, processes: int) -> None:
-        self._owned: ProcessPoolExecutor | None = None
-        if processes > 1:
-            # spawn, not fork: the parent has threads (HTTP pool, fetch workers).
-            context = multiprocessing.get_context("spawn")
-            self._owned = ProcessPoolExecutor(max_workers=processes, mp_context=context)
-        self._pool = self._owned  # None once the pool proved unusable
-
-    def parse(self, result: FetchResult, *, feed_id: int, fetched_at: datetime) -> ParsedFeed | str:
-        arguments: dict[str, Any] = {
-            "url": result.url,
-            "content_type": result.content_type,
-            "feed_id": feed_id,
-            "fetched_at": fetched_at,
-        }
-        pool = self._pool
-        if pool is not None:
-            try:
-                future = pool.submit(parse_feed_or_reason, result.body, **arguments)
-            except Exception:  # e.g. a daemonic process may not start children: parse here
-                self._pool = None
-            else:
-                try:
-                    return future.result()
-                except BrokenProcessPool:
-                    # Most likely the children could not start (a script without a
-                    # `__main__` guard, spawn re-imports it); parse here from now on.
-                    self._pool = None
-        return parse_feed_or_reason(result.body, **arguments)
-
-    def close(self) -> None:
-        if self._owned is not None:
-            self._owned.shutdown(cancel_futures=True)
-
-
-def _parse_processes(settings: Settings, *, due: int) -> int:
-    if settings.ingest_parse_processes > 0:
-        return settings.ingest_parse_processes
-    return min(os.cpu_count() or 1, 4) if due >= 16 else 1
-
-
-def _fetch_and_parse(
-    fetcher: Fetcher, parser: _Parser, state: _FeedState, *, now: datetime
-) -> _Fetched:
-    """Runs in a worker thread; never raises."""
+def _fetch(fetcher: Fetcher, state: _FeedState, *, now: datetime) -> _Fetched:
+    """Runs in a fetch thread; never raises."""
     started = time.perf_counter()
     fetched = _Fetched(FetchResult("error", state.url))
     try:
-        result = fetcher.fetch(
+        fetched.result = fetcher.fetch(
             state.url, etag=state.etag, last_modified=state.last_modified, now=now
         )
-        fetched.result = result
-        if result.status == "error":
-            fetched.error = result.error
-        elif result.status == "ok":
-            parsed = parser.parse(result, feed_id=state.id, fetched_at=now)
-            if isinstance(parsed, str):
-                fetched.error = parsed
-            else:
-                fetched.parsed = parsed
+        fetched.error = fetched.result.error if fetched.result.status == "error" else None
     except Exception as exc:  # a bug on hostile input must not stop the run
         fetched.error = f"unexpected {type(exc).__name__}: {exc}"[:500]
     fetched.duration_ms = int((time.perf_counter() - started) * 1000)
     return fetched
 
 
+def _parse(fetched: _Fetched, state: _FeedState, *, now: datetime) -> _Fetched:
+    """Parse a fetched body (in the writer thread: see ``ingest_feeds``)."""
+    result = fetched.result
+    if fetched.error is None and result.status == "ok":
+        started = time.perf_counter()
+        parsed = parse_feed_or_reason(
+            result.body,
+            url=result.url,
+            content_type=result.content_type,
+            feed_id=state.id,
+            fetched_at=now,
+        )
+        if isinstance(parsed, str):
+            fetched.error = parsed
+        else:
+            fetched.parsed = parsed
+        fetched.duration_ms += int((time.perf_counter() - started) * 1000)
+    return fetched
+
+
+def _key_in(column: Any, keys: list[str], *, dialect: str) -> Any:
+    if dialect == "postgresql":
+        # One array parameter, which PostgreSQL treats as a constant it can hash or
+        # look up in the index; fifty separate parameters are compared one by one per row.
+        return column == any_(literal(keys, type_=postgresql.ARRAY(String)))
+    return column.in_(keys)
+
+
 def _existing_keys(session: Session, items: list[EntryItem]) -> tuple[set[str], set[str], set[str]]:
-    """GUIDs, canonical URLs and content hashes of ``items`` already stored: one query per
-    chunk of items, each key column having a unique index."""
-    guids: set[str] = set()
-    urls: set[str] = set()
-    hashes: set[str] = set()
+    """GUIDs, canonical URLs and content hashes of ``items`` already stored.
+
+    One statement per chunk of items: a UNION ALL of one lookup per key column,
+    so that each can use its column's unique index.
+    """
+    dialect = session.get_bind().dialect.name
+    found: tuple[set[str], set[str], set[str]] = (set(), set(), set())
+    columns = (Article.guid, Article.canonical_url, Article.content_hash)
     for start in range(0, len(items), LOOKUP_CHUNK):
         chunk = items[start : start + LOOKUP_CHUNK]
-        query = select(Article.guid, Article.canonical_url, Article.content_hash).where(
-            or_(
-                Article.guid.in_([item.guid for item in chunk if item.guid]),
-                Article.canonical_url.in_([i.canonical_url for i in chunk if i.canonical_url]),
-                Article.content_hash.in_([item.content_hash for item in chunk]),
-            )
-        )
-        for guid, url, content in session.execute(query):
-            guids.add(guid)
-            urls.add(url)
-            hashes.add(content)
-    # NULL keys match nothing: an item without a GUID is no duplicate of one without either.
-    guids.discard(None)
-    urls.discard(None)
-    return guids, urls, hashes
+        lookups = []
+        for position, column in enumerate(columns):
+            keys = [key for item in chunk if (key := item.keys()[position])]
+            if keys:
+                lookups.append(
+                    select(literal(position).label("kind"), column.label("key")).where(
+                        _key_in(column, keys, dialect=dialect)
+                    )
+                )
+        if lookups:
+            for kind, key in session.execute(union_all(*lookups)):
+                found[kind].add(key)
+    return found
 
 
 def insert_new_articles(
@@ -322,12 +290,25 @@ def _attempt_row(outcome: FeedOutcome, *, now: datetime) -> FetchAttempt:
     )
 
 
+def _relax_commit_durability(session: Session) -> None:
+    """On PostgreSQL, do not wait for this transaction's WAL flush at commit.
+
+    A crash of the database server may then lose the last moments of commits,
+    whole transactions only: a feed's articles, validators and attempt row go
+    together, so the next run fetches that feed again and stores what was lost.
+    Waiting for the flush of every feed's commit otherwise dominates the run.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SET LOCAL synchronous_commit TO OFF"))
+
+
 def _store(
     engine: Engine, state: _FeedState, fetched: _Fetched, *, now: datetime, settings: Settings
 ) -> FeedOutcome:
     """One transaction per feed; if it fails, the failure itself is recorded in another."""
     try:
         with Session(engine, expire_on_commit=False) as session, session.begin():
+            _relax_commit_durability(session)
             return _record(session, state, fetched, now=now, settings=settings)
     except Exception as exc:  # isolation: one feed's bad data must not end the run
         error = f"storing failed: {type(exc).__name__}: {exc}"[:500]
@@ -380,19 +361,18 @@ def ingest_feeds(
             report.add(outcome)
     own_fetcher = fetcher is None
     active = fetcher or Fetcher(settings)
-    parser = _Parser(processes=_parse_processes(settings, due=len(due)))
     try:
         workers = max(1, min(settings.fetch_concurrency, len(due)))
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="finsent-fetch") as pool:
-            futures = {
-                pool.submit(_fetch_and_parse, active, parser, state, now=now): state
-                for state in due
-            }
+            futures = {pool.submit(_fetch, active, state, now=now): state for state in due}
+            # Parsing happens here, between the writes, not in the fetch threads: a
+            # CPU-bound thread would hold the interpreter lock each time the writer
+            # waits on the database, and every round trip would queue for it.
             for future in as_completed(futures):
                 state = futures[future]
-                report.add(_store(engine, state, future.result(), now=now, settings=settings))
+                fetched = _parse(future.result(), state, now=now)
+                report.add(_store(engine, state, fetched, now=now, settings=settings))
     finally:
-        parser.close()
         if own_fetcher:
             active.close()
     report.details.sort(key=lambda outcome: outcome.feed_id)

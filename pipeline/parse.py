@@ -211,8 +211,8 @@ def parse_feed(
 def parse_feed_or_reason(
     body: bytes, *, url: str, content_type: str | None, feed_id: int, fetched_at: datetime
 ) -> ParsedFeed | str:
-    """:func:`parse_feed` for a worker process: why the body is no feed as a string,
-    never an exception (feedparser's own exceptions do not always survive pickling)."""
+    """:func:`parse_feed`, with why the body is no feed as a string instead of an
+    exception; an unexpected parser failure on hostile input becomes such a reason too."""
     try:
         return parse_feed(
             body, url=url, content_type=content_type, feed_id=feed_id, fetched_at=fetched_at

@@ -49,8 +49,6 @@ class Settings(BaseSettings):
     fetch_concurrency: int = 16
     fetch_per_host: int = 4
     feed_min_interval_seconds: int = 300
-    # Processes parsing feeds; 0: one per CPU (at most 4) when 16+ feeds are due, 1: in-process.
-    ingest_parse_processes: int = 0
     backoff_base_seconds: int = 300
     backoff_max_seconds: int = 24 * 3600
 
