@@ -175,7 +175,8 @@ def _existing_keys(session: Session, items: list[EntryItem]) -> tuple[set[str], 
                 )
         if lookups:
             for kind, key in session.execute(union_all(*lookups)):
-                found[kind].add(key)
+                if key is not None:
+                    found[kind].add(key)
     return found
 
 

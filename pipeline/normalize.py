@@ -123,7 +123,8 @@ def struct_time_to_utc(value: time.struct_time | tuple | None) -> datetime | Non
     if value is None:
         return None
     try:
-        return datetime(*value[:6], tzinfo=UTC)
+        year, month, day, hour, minute, second = value[:6]
+        return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
     except (TypeError, ValueError, OverflowError):
         return None
 
