@@ -3,12 +3,13 @@
 Fetching runs in a bounded thread pool (``fetch_concurrency``, and at most
 ``fetch_per_host`` requests per host); parsing and the database writes run in
 the calling thread as fetches complete, one transaction per feed, so a broken
-feed records its error and never stops the others. Every enabled feed ends in exactly one of
-fetched / not_modified / skipped / errors.
+feed records its error and never stops the others. Every enabled feed ends in
+exactly one of fetched / not_modified / skipped / errors.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
@@ -110,8 +111,12 @@ def backoff_delay(*, failures: int, settings: Settings, retry_after: float | Non
     return timedelta(seconds=min(seconds, settings.backoff_max_seconds))
 
 
-def _fetch(fetcher: Fetcher, state: _FeedState, *, now: datetime) -> _Fetched:
-    """Runs in a fetch thread; never raises."""
+def _fetch(
+    fetcher: Fetcher, state: _FeedState, *, now: datetime, backlog: threading.Semaphore
+) -> _Fetched:
+    """Runs in a fetch thread; never raises. Takes a ``backlog`` slot, which the writer
+    gives back once the body is stored: at most that many bodies wait in memory."""
+    backlog.acquire()
     started = time.perf_counter()
     fetched = _Fetched(FetchResult("error", state.url))
     try:
@@ -364,15 +369,27 @@ def ingest_feeds(
     active = fetcher or Fetcher(settings)
     try:
         workers = max(1, min(settings.fetch_concurrency, len(due)))
+        backlog = threading.Semaphore(2 * workers)
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="finsent-fetch") as pool:
-            futures = {pool.submit(_fetch, active, state, now=now): state for state in due}
+            futures = {
+                pool.submit(_fetch, active, state, now=now, backlog=backlog): state for state in due
+            }
             # Parsing happens here, between the writes, not in the fetch threads: a
             # CPU-bound thread would hold the interpreter lock each time the writer
             # waits on the database, and every round trip would queue for it.
-            for future in as_completed(futures):
-                state = futures[future]
-                fetched = _parse(future.result(), state, now=now)
-                report.add(_store(engine, state, fetched, now=now, settings=settings))
+            try:
+                for future in as_completed(futures):
+                    state = futures[future]
+                    fetched = _parse(future.result(), state, now=now)
+                    report.add(_store(engine, state, fetched, now=now, settings=settings))
+                    backlog.release()
+            except BaseException:
+                # The database failed for good: stop fetching, unblock waiting threads.
+                for future in futures:
+                    future.cancel()
+                for _ in due:
+                    backlog.release()
+                raise
     finally:
         if own_fetcher:
             active.close()

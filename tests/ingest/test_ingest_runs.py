@@ -128,3 +128,20 @@ def test_disabled_feeds_are_not_polled(sqlite_url: str, feed_server: FeedServer)
         assert session.scalars(select(Article.title)).all() == ["Enabled story"]
         assert [a.feed_id for a in session.scalars(select(FetchAttempt))] == [on]
     engine.dispose()
+
+
+def test_a_failing_database_ends_the_run_without_hanging(
+    sqlite_url: str, feed_server: FeedServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """More feeds than waiting slots for bodies: fetch threads must be released."""
+    import pipeline.ingest
+
+    urls = [feed_server.feed(f"/f{i}.xml", rss(f"Story {i}")) for i in range(8)]
+    add_feeds(sqlite_url, *urls)
+
+    def broken_store(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("database went away")
+
+    monkeypatch.setattr(pipeline.ingest, "_store", broken_store)
+    with pytest.raises(RuntimeError, match="database went away"):
+        run_ingest(ingest_settings(sqlite_url, fetch_concurrency=1), now=T0)
