@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
-from typing_extensions import Annotated
+
 
 # The checkpoint shipped in the repository (models/finsent-minilm).
 SHIPPED_MODEL_DIR = Path(__file__).resolve().parent.parent / "models" / "finsent-minilm"

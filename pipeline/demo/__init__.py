@@ -95,10 +95,11 @@ def _describe(summary: dict[str, Any]) -> str:
         lines.append("no open alerts")
     for alert in summary["open_alerts"]:
         evidence = alert.get("evidence") or {}
+        baseline, p_value = float(evidence.get("baseline", 0)), float(evidence.get("p_value", 1))
         lines.append(
             f"ALERT {alert['state']}: {alert['topic']} — {evidence.get('negatives')} of "
-            f"{evidence.get('n')} articles negative in the last window "
-            f"(baseline {evidence.get('baseline')}, p={evidence.get('p_value')})"
+            f"{evidence.get('n')} articles negative in the last window, baseline "
+            f"{baseline:.0%} (p = {p_value:.1e})"
         )
     lines.append(
         f"database: {summary['database_url']}; alert messages: {summary['outbox_dir']}/ "
