@@ -13,7 +13,6 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-
 # The checkpoint shipped in the repository (models/finsent-minilm).
 SHIPPED_MODEL_DIR = Path(__file__).resolve().parent.parent / "models" / "finsent-minilm"
 
