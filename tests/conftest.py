@@ -20,11 +20,15 @@ from pipeline.settings import get_settings
 PG_ADMIN_DSN = os.environ.get(
     "FINSENT_TEST_PG_ADMIN", "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
 )
-PG_URL_BASE = os.environ.get("FINSENT_TEST_PG_URL_BASE", "postgresql+psycopg://postgres@127.0.0.1:5432")
+PG_URL_BASE = os.environ.get(
+    "FINSENT_TEST_PG_URL_BASE", "postgresql+psycopg://postgres@127.0.0.1:5432"
+)
 
 
 @pytest.fixture(autouse=True)
-def _clean_settings(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+def _clean_settings(
+    monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[None]:
     """Each test starts from settings that only it has set."""
     for key in list(os.environ):
         if key.startswith("FINSENT_") and not key.startswith("FINSENT_TEST_"):
