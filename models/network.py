@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
@@ -39,8 +40,9 @@ class MultiTaskModel(nn.Module):
     """Encoder → mean pooling → dropout → ``{task: Linear(hidden, n_labels)}``."""
 
     def __init__(
-        self, encoder: nn.Module, tasks: Sequence[TaskSpec], *, head_dropout: float = 0.1
+        self, encoder: Any, tasks: Sequence[TaskSpec], *, head_dropout: float = 0.1
     ) -> None:
+        # `encoder`: a Hugging Face encoder (or its peft wrapper): `.config`, `last_hidden_state`.
         super().__init__()
         names = [task.name for task in tasks]
         if len(set(names)) != len(names) or not names:

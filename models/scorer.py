@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -164,7 +164,7 @@ class Scorer:
         loaded = load_model_dir(model_dir, merge_adapter=True)
         model = loaded.model
         if quantize == "int8":
-            model = quantize_int8(model)
+            model = cast(MultiTaskModel, quantize_int8(model))
         model.to(dev).eval()
         version = loaded.card.get("version") or Path(model_dir).name
         return cls(
