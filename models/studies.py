@@ -97,13 +97,13 @@ def arm_table(base: TrainConfig) -> dict[str, tuple[tuple[str, ...], ModelConfig
 STUDIES = {
     "joint": ["joint (shipped config)", "topic only", "sentiment only"],
     "method": ["joint (shipped config)", "lora r16 (lr 1e-3)", "full, embeddings trained"],
+    "augment": ["joint (shipped config)", "no augmentation"],
     "mixing": [
         "joint (shipped config)",
         "mixing proportional",
         "mixing uniform",
         "lambda sentiment=2",
     ],
-    "augment": ["joint (shipped config)", "no augmentation"],
 }
 
 
