@@ -88,6 +88,9 @@ class TrainConfig:
     limit_per_task: int | None = None  # cap training examples per task (studies)
     augment: bool = True  # add news-style sentiment sentences to training (never to dev)
     augment_n: int = 3000
+    # Start from the weights of this finsent model directory instead of the base encoder
+    # (continued training; it must have the same tasks and method).
+    init_from: str | None = None
     device: str = "auto"
     num_threads: int = 2
     eval_every_epoch: bool = True

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from models.checkpoint import build_model, save_model_dir
+from models.checkpoint import build_model, load_model_dir, save_model_dir
 from models.config import ModelConfig, TrainConfig
 from models.data import (
     TaskData,
@@ -170,6 +170,19 @@ def write_model_dir(
     tmp.rename(out)
 
 
+def _load_weights(model: torch.nn.Module, model_dir: str) -> None:
+    """Copy the weights of a saved finsent model into a freshly built ``model``."""
+    source = load_model_dir(model_dir).model.state_dict()
+    target = model.state_dict()
+    if set(source) != set(target):
+        missing = sorted(set(target) ^ set(source))[:3]
+        raise ValueError(
+            f"{model_dir} does not match the model being trained (e.g. {missing}); "
+            "use the same tasks and --method"
+        )
+    model.load_state_dict(source)
+
+
 def train_model(
     *,
     data_files: Mapping[TaskSpec, str | Path],
@@ -189,6 +202,8 @@ def train_model(
     tasks = tuple(data_files)
     train, dev, data_info = prepare_splits(data_files, tc)
     model, tokenizer = build_model(mc, tasks)
+    if tc.init_from is not None:
+        _load_weights(model, tc.init_from)
     model.to(device)
     pad_id = tokenizer.pad_token_id or 0
 

@@ -76,6 +76,9 @@ def train(
         True, "--augment/--no-augment", help="Add news-style sentences to sentiment training."
     ),
     augment_n: int = typer.Option(3000, "--augment-n"),
+    init_from: Path | None = typer.Option(
+        None, "--init-from", help="Continue from this model directory's weights."
+    ),
     threads: int = typer.Option(2, "--threads", min=1, help="CPU threads for torch."),
     json_output: bool = JsonOption,
 ) -> None:
@@ -109,6 +112,7 @@ def train(
             limit_per_task=limit_per_task,
             augment=augment,
             augment_n=augment_n,
+            init_from=None if init_from is None else str(init_from),
             device=device,
             num_threads=threads,
             progress=not json_output,

@@ -1,0 +1,106 @@
+"""The training loop end to end on a tiny random encoder: a loadable model directory,
+and continued training from it with ``init_from``."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+
+from models import Scorer
+from models.config import MINILM_PACKAGE, ModelConfig, TrainConfig
+from models.network import resolve_encoder_path
+from models.tasks import SENTIMENT, TOPIC
+from models.train import train_model
+
+
+def _tiny_encoder_dir(path: Path) -> Path:
+    from transformers import AutoTokenizer, BertConfig, BertModel
+
+    tokenizer = AutoTokenizer.from_pretrained(str(resolve_encoder_path(MINILM_PACKAGE)))
+    config = BertConfig(
+        vocab_size=tokenizer.vocab_size,
+        hidden_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=64,
+    )
+    BertModel(config, add_pooling_layer=False).save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    return path
+
+
+def _write_csv(path: Path, column: str, labels: tuple[str, ...], n: int) -> Path:
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["text", column])
+        for i in range(n):
+            label = labels[i % len(labels)]
+            writer.writerow([f"headline number {i} about {label} https://t.co/x{i}", label])
+    return path
+
+
+@pytest.fixture(scope="module")
+def tiny_training(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    root = tmp_path_factory.mktemp("train")
+    data = {
+        TOPIC: _write_csv(root / "topic.csv", "topic", TOPIC.labels, 200),
+        SENTIMENT: _write_csv(root / "sentiment.csv", "sentiment", SENTIMENT.labels, 90),
+    }
+    mc = ModelConfig(base_encoder=str(_tiny_encoder_dir(root / "encoder")), method="full")
+    tc = TrainConfig(epochs=1, batch_size=16, augment_n=30, progress=False, num_threads=2)
+    first = root / "first"
+    card = train_model(data_files=data, out_dir=first, model_config=mc, train_config=tc)
+    return {"root": root, "data": data, "mc": mc, "tc": tc, "first": first, "card": card}
+
+
+def test_training_writes_a_model_directory_the_scorer_loads(tiny_training: dict) -> None:
+    card = tiny_training["card"]
+    assert set(card["dev_metrics"]) == {"topic", "sentiment"}
+    assert card["data"]["sentiment"]["train_augmented"] == 30
+    on_disk = json.loads((tiny_training["first"] / "model_card.json").read_text())
+    assert on_disk["version"] == card["version"]
+    scorer = Scorer.from_pretrained(tiny_training["first"], device="cpu", quantize="none")
+    assert scorer.version == card["version"]
+    (prediction,) = scorer.predict(["Acme cuts guidance"])
+    assert prediction.topic in TOPIC.labels
+    assert sum(prediction.sentiment_probabilities.values()) == pytest.approx(1.0, abs=1e-5)
+
+
+def test_init_from_continues_from_saved_weights(tiny_training: dict) -> None:
+    from dataclasses import replace
+
+    tc = replace(
+        tiny_training["tc"], init_from=str(tiny_training["first"]), lr=1e-12, head_lr=1e-12
+    )
+    second = tiny_training["root"] / "second"
+    train_model(
+        data_files=tiny_training["data"],
+        out_dir=second,
+        model_config=tiny_training["mc"],
+        train_config=tc,
+    )
+    # With a vanishing learning rate, continued training keeps the loaded weights.
+    texts = ["Acme beats estimates", "Bank shares plunge", ""]
+    before = Scorer.from_pretrained(tiny_training["first"], device="cpu", quantize="none")
+    after = Scorer.from_pretrained(second, device="cpu", quantize="none")
+    for name, logits in before.predict_logits(texts).items():
+        assert after.predict_logits(texts)[name] == pytest.approx(logits, abs=1e-5)
+
+
+def test_init_from_a_mismatched_model_is_a_clear_error(tiny_training: dict, tmp_path) -> None:
+    from dataclasses import replace
+
+    from models.testing import make_tiny_model_dir
+
+    other = make_tiny_model_dir(tmp_path / "other")
+    tc = replace(tiny_training["tc"], init_from=str(other))
+    with pytest.raises(ValueError, match="does not match"):
+        train_model(
+            data_files=tiny_training["data"],
+            out_dir=tmp_path / "out",
+            model_config=tiny_training["mc"],
+            train_config=tc,
+        )
