@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 
 def make_tiny_model_dir(path: Path, *, seed: int = 0) -> Path:
@@ -13,7 +14,7 @@ def make_tiny_model_dir(path: Path, *, seed: int = 0) -> Path:
     random but deterministic for a given ``seed``.
     """
     import torch
-    from transformers import AutoTokenizer, BertConfig, BertModel
+    from transformers import AutoTokenizer, BertModel
 
     from models.checkpoint import save_model_dir
     from models.config import MINILM_PACKAGE, ModelConfig
@@ -22,14 +23,7 @@ def make_tiny_model_dir(path: Path, *, seed: int = 0) -> Path:
 
     path = Path(path)
     tokenizer = AutoTokenizer.from_pretrained(str(resolve_encoder_path(MINILM_PACKAGE)))
-    config = BertConfig(
-        vocab_size=tokenizer.vocab_size,
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=64,
-        max_position_embeddings=512,
-    )
+    config = tiny_bert_config(tokenizer.vocab_size)
     generator_state = torch.random.get_rng_state()
     try:
         torch.manual_seed(seed)
@@ -48,3 +42,33 @@ def make_tiny_model_dir(path: Path, *, seed: int = 0) -> Path:
         card={"description": "tiny random model for tests", "seed": seed},
     )
     return path
+
+
+def tiny_bert_config(vocab_size: int) -> Any:
+    """A 2-layer, hidden-32 BERT configuration over a real vocabulary."""
+    from transformers import BertConfig
+
+    return BertConfig(
+        vocab_size=vocab_size,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=512,
+    )
+
+
+def make_tiny_encoder_dir(path: Path, *, seed: int = 0) -> Path:
+    """Write a plain Hugging Face encoder directory (tiny random BERT + the MiniLM
+    tokenizer) that training can use as its base encoder."""
+    import torch
+    from transformers import AutoTokenizer, BertModel
+
+    from models.config import MINILM_PACKAGE
+    from models.network import resolve_encoder_path
+
+    tokenizer = AutoTokenizer.from_pretrained(str(resolve_encoder_path(MINILM_PACKAGE)))
+    torch.manual_seed(seed)
+    BertModel(tiny_bert_config(tokenizer.vocab_size), add_pooling_layer=False).save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    return Path(path)

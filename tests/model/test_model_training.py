@@ -10,26 +10,10 @@ from pathlib import Path
 import pytest
 
 from models import Scorer
-from models.config import MINILM_PACKAGE, ModelConfig, TrainConfig
-from models.network import resolve_encoder_path
+from models.config import ModelConfig, TrainConfig
 from models.tasks import SENTIMENT, TOPIC
+from models.testing import make_tiny_encoder_dir
 from models.train import train_model
-
-
-def _tiny_encoder_dir(path: Path) -> Path:
-    from transformers import AutoTokenizer, BertConfig, BertModel
-
-    tokenizer = AutoTokenizer.from_pretrained(str(resolve_encoder_path(MINILM_PACKAGE)))
-    config = BertConfig(
-        vocab_size=tokenizer.vocab_size,
-        hidden_size=32,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        intermediate_size=64,
-    )
-    BertModel(config, add_pooling_layer=False).save_pretrained(path)
-    tokenizer.save_pretrained(path)
-    return path
 
 
 def _write_csv(path: Path, column: str, labels: tuple[str, ...], n: int) -> Path:
@@ -49,7 +33,7 @@ def tiny_training(tmp_path_factory: pytest.TempPathFactory) -> dict:
         TOPIC: _write_csv(root / "topic.csv", "topic", TOPIC.labels, 200),
         SENTIMENT: _write_csv(root / "sentiment.csv", "sentiment", SENTIMENT.labels, 90),
     }
-    mc = ModelConfig(base_encoder=str(_tiny_encoder_dir(root / "encoder")), method="full")
+    mc = ModelConfig(base_encoder=str(make_tiny_encoder_dir(root / "encoder")), method="full")
     tc = TrainConfig(epochs=1, batch_size=16, augment_n=30, progress=False, num_threads=2)
     first = root / "first"
     card = train_model(data_files=data, out_dir=first, model_config=mc, train_config=tc)
