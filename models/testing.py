@@ -44,21 +44,21 @@ def make_tiny_model_dir(path: Path, *, seed: int = 0) -> Path:
     return path
 
 
-def tiny_bert_config(vocab_size: int) -> Any:
-    """A 2-layer, hidden-32 BERT configuration over a real vocabulary."""
+def tiny_bert_config(vocab_size: int, *, layers: int = 2) -> Any:
+    """A hidden-32 BERT configuration (2 layers by default) over a real vocabulary."""
     from transformers import BertConfig
 
     return BertConfig(
         vocab_size=vocab_size,
         hidden_size=32,
-        num_hidden_layers=2,
+        num_hidden_layers=layers,
         num_attention_heads=2,
         intermediate_size=64,
         max_position_embeddings=512,
     )
 
 
-def make_tiny_encoder_dir(path: Path, *, seed: int = 0) -> Path:
+def make_tiny_encoder_dir(path: Path, *, seed: int = 0, layers: int = 2) -> Path:
     """Write a plain Hugging Face encoder directory (tiny random BERT + the MiniLM
     tokenizer) that training can use as its base encoder."""
     import torch
@@ -69,6 +69,7 @@ def make_tiny_encoder_dir(path: Path, *, seed: int = 0) -> Path:
 
     tokenizer = AutoTokenizer.from_pretrained(str(resolve_encoder_path(MINILM_PACKAGE)))
     torch.manual_seed(seed)
-    BertModel(tiny_bert_config(tokenizer.vocab_size), add_pooling_layer=False).save_pretrained(path)
+    config = tiny_bert_config(tokenizer.vocab_size, layers=layers)
+    BertModel(config, add_pooling_layer=False).save_pretrained(path)
     tokenizer.save_pretrained(path)
     return Path(path)

@@ -77,14 +77,14 @@ def test_init_from_continues_from_saved_weights(tiny_training: dict) -> None:
 def test_init_from_a_mismatched_model_is_a_clear_error(tiny_training: dict, tmp_path) -> None:
     from dataclasses import replace
 
-    from models.testing import make_tiny_model_dir
-
-    other = make_tiny_model_dir(tmp_path / "other")
-    tc = replace(tiny_training["tc"], init_from=str(other))
+    # A one-layer encoder cannot take the two-layer model's weights.
+    one_layer = make_tiny_encoder_dir(tmp_path / "one-layer", layers=1)
+    mc = replace(tiny_training["mc"], base_encoder=str(one_layer))
+    tc = replace(tiny_training["tc"], init_from=str(tiny_training["first"]))
     with pytest.raises(ValueError, match="does not match"):
         train_model(
             data_files=tiny_training["data"],
             out_dir=tmp_path / "out",
-            model_config=tiny_training["mc"],
+            model_config=mc,
             train_config=tc,
         )
