@@ -29,15 +29,15 @@ import psycopg
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from pipeline.aggregates import (
+from pipeline.alerts import run_detection
+from pipeline.alerts.counts import (
     hourly_sentiment_counts,
     latest_model_version,
     most_negative_headlines,
     sentiment_counts_by_topic,
 )
-from pipeline.alerts import run_detection
+from pipeline.alerts.notify import OutboxNotifier
 from pipeline.db import make_engine, upgrade_database
-from pipeline.notify import OutboxNotifier
 from pipeline.settings import Settings
 
 ADMIN = os.environ.get(

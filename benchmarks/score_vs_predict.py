@@ -80,10 +80,9 @@ def main() -> None:
 
     import psycopg
 
-    from models import Scorer
+    from models import SHIPPED_MODEL_DIR, Scorer
     from pipeline.db import make_engine
     from pipeline.scoring import score_articles
-    from pipeline.settings import SHIPPED_MODEL_DIR
 
     model_dir = args.model or SHIPPED_MODEL_DIR
     posts = finance_posts(args.n)

@@ -52,8 +52,7 @@ def main() -> None:
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
 
-    from models import Scorer
-    from pipeline.settings import SHIPPED_MODEL_DIR
+    from models import SHIPPED_MODEL_DIR, Scorer
 
     model_dir = args.model or SHIPPED_MODEL_DIR
     scorer = Scorer.from_pretrained(model_dir, device="cpu", quantize=args.quantize)

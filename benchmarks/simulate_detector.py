@@ -9,7 +9,7 @@ The world: 20 topics with uneven volumes (geometric from 0.5 to 40 articles an
 hour), a daily cycle (busy afternoons, quiet nights; weekends at half volume)
 and a fixed negative rate per topic drawn from 10-30 %. Articles arrive as
 Poisson counts per 15-minute slot; each is negative with its topic's rate. The
-detector (``pipeline.detect``, the shipped defaults) is evaluated every 15 minutes
+detector (``pipeline.alerts.rule``, the shipped defaults) is evaluated every 15 minutes
 over 30 days after a 7-day warm-up, with the same alert lifecycle as the product
 (open on ``fires``, resolve when ``sustains`` stops holding). Every alert here is
 false: nothing changes.
@@ -30,7 +30,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from pipeline.detect import ALL_SCOPE, Counts, DetectorConfig, evaluate_scope
+from pipeline.alerts.rule import ALL_SCOPE, Counts, DetectorConfig, evaluate_scope
 
 SLOTS_PER_HOUR = 4
 WINDOW_SLOTS = 2 * SLOTS_PER_HOUR

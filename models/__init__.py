@@ -11,7 +11,11 @@ Heavy modules load lazily, so ``import models`` is cheap until a name is used.
 from __future__ import annotations
 
 import importlib
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+# The checkpoint shipped inside this package; the default model everywhere.
+SHIPPED_MODEL_DIR = Path(__file__).resolve().parent / "finsent-minilm"
 
 if TYPE_CHECKING:
     from models.config import ModelConfig, TrainConfig
@@ -27,7 +31,15 @@ _EXPORTS = {
     "clean_text": "models.text",
 }
 
-__all__ = ["ModelConfig", "Prediction", "Scorer", "TaskSpec", "TrainConfig", "clean_text"]
+__all__ = [
+    "SHIPPED_MODEL_DIR",
+    "ModelConfig",
+    "Prediction",
+    "Scorer",
+    "TaskSpec",
+    "TrainConfig",
+    "clean_text",
+]
 
 
 def __getattr__(name: str) -> Any:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
-from sqlalchemy.orm import DeclarativeBase, sessionmaker
+from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
@@ -78,10 +78,6 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     return engine
 
 
-def make_sessionmaker(engine: Engine) -> sessionmaker:
-    return sessionmaker(engine, expire_on_commit=False)
-
-
 def alembic_config(url: str) -> Any:
     from alembic.config import Config
 
@@ -91,18 +87,29 @@ def alembic_config(url: str) -> Any:
     return config
 
 
+def current_revision(engine: Engine) -> str | None:
+    """The Alembic revision the database is at (None before the first migration)."""
+    from alembic.runtime.migration import MigrationContext
+
+    with engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
 def upgrade_database(url: str, revision: str = "head") -> str | None:
     """Apply migrations up to ``revision``; returns the revision the database is at."""
     from alembic import command
-    from alembic.runtime.migration import MigrationContext
 
     command.upgrade(alembic_config(url), revision)
     engine = make_engine(url)
     try:
-        with engine.connect() as connection:
-            return MigrationContext.configure(connection).get_current_revision()
+        return current_revision(engine)
     finally:
         engine.dispose()
+
+
+def iso(value: datetime | None) -> str | None:
+    """A timestamp as ISO 8601 text for JSON, or None."""
+    return value.isoformat() if value is not None else None
 
 
 def dialect_insert(table: Any, *, dialect_name: str) -> Any:

@@ -17,19 +17,15 @@ def run_pipeline(
     replays old feeds with it).
     """
     # Heavy imports (torch, transformers) only once the data path actually runs.
-    from models import Scorer
     from pipeline.alerts import run_detection
-    from pipeline.db import make_engine, upgrade_database
     from pipeline.ingest import ingest_feeds
     from pipeline.scoring import score_articles
+    from pipeline.wiring import load_scorer, open_database
 
-    upgrade_database(settings.database_url)
-    engine = make_engine(settings.database_url)
+    engine = open_database(settings, migrate=True)
     try:
         ingest = ingest_feeds(engine=engine, settings=settings)
-        scorer = Scorer.from_pretrained(
-            settings.model_dir, device=settings.device, quantize=settings.quantize
-        )
+        scorer = load_scorer(settings)
         score = score_articles(engine=engine, scorer=scorer, progress=progress)
         detect = run_detection(engine=engine, settings=settings, now=detect_at)
     finally:

@@ -13,9 +13,6 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-# The checkpoint shipped in the repository (models/finsent-minilm).
-SHIPPED_MODEL_DIR = Path(__file__).resolve().parent.parent / "models" / "finsent-minilm"
-
 _PLACEHOLDER_SECRETS = {"changeme", "change-me", "changethis", "secret", "password", "xxx"}
 
 
@@ -33,7 +30,7 @@ class Settings(BaseSettings):
     )
 
     database_url: str = "sqlite:///finsent.db"
-    model_dir: Path = SHIPPED_MODEL_DIR
+    model_dir: Path | None = None  # None: the checkpoint shipped with `models`
     device: Literal["auto", "cpu", "cuda"] = "auto"
     quantize: Literal["none", "int8"] | None = None  # None: the CPU default chosen by scoring
 
@@ -51,7 +48,7 @@ class Settings(BaseSettings):
     backoff_base_seconds: int = 300
     backoff_max_seconds: int = 24 * 3600
 
-    # Spike detection (pipeline.detect; defaults documented there)
+    # Spike detection (pipeline.alerts.rule; defaults documented there)
     detect_window_hours: float = 2.0
     detect_baseline_days: float = 7.0
     detect_alpha: float = 0.001

@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import sys
+from typing import NoReturn
 
 import typer
 from pydantic import ValidationError
 
-from pipeline.cli import (  # noqa: F401  (each module registers its commands)
-    db_cmds,
-    detect_cmds,
-    feeds_cmds,
-    ingest_cmds,
-    model_cmds,
-    run_cmds,
-    score_cmds,
-)
+# Each module registers its commands; imported in data-path order, which is the order
+# `finsent --help` lists them in.
+# isort: off
+from pipeline.cli import db, feeds, ingest, score, detect, alerts, run, model  # noqa: F401
+
+# isort: on
 from pipeline.cli.app import app
 from pipeline.errors import FinsentError
 
@@ -29,17 +27,33 @@ def _settings_problem(exc: ValidationError) -> str:
     return "invalid settings: " + "; ".join(problems)
 
 
+def _fail(message: str, *, code: int) -> NoReturn:
+    typer.echo(f"finsent: error: {message}", err=True)
+    sys.exit(code)
+
+
 def main() -> None:
+    """The ``finsent`` entry point: exit 1 for a runtime error, 2 for a usage error."""
+    from sqlalchemy.exc import SQLAlchemyError
+
     try:
         app()
     except FinsentError as exc:
-        typer.echo(f"finsent: error: {exc}", err=True)
-        sys.exit(2)
+        _fail(str(exc), code=exc.exit_code)
     except ValidationError as exc:
         if exc.title != "Settings":
             raise
-        typer.echo(f"finsent: error: {_settings_problem(exc)}", err=True)
-        sys.exit(2)
+        _fail(_settings_problem(exc), code=2)
+    except SQLAlchemyError as exc:
+        # A database failing under a running stage (server gone, disk full, locked).
+        from pipeline.settings import get_settings
+        from pipeline.wiring import describe_database_error
+
+        try:
+            url: str | None = get_settings().database_url
+        except ValidationError:
+            url = None
+        _fail(describe_database_error(exc, url=url), code=1)
 
 
 __all__ = ["app", "main"]

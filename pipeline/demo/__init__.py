@@ -41,14 +41,13 @@ def replay_time() -> datetime:
 
 def replay_demo(*, settings: Settings, progress: bool = False) -> dict[str, Any]:
     """Add the demo feeds to ``settings.database_url``, run the data path, summarise it."""
-    from pipeline.alerts import alert_as_dict, list_alerts
-    from pipeline.db import make_engine, upgrade_database
-    from pipeline.feeds import add_feed
+    from pipeline.alerts.actions import alert_as_dict, list_alerts
+    from pipeline.ingest.feeds import add_feed
     from pipeline.run import run_pipeline
     from pipeline.schema import Score
+    from pipeline.wiring import open_database
 
-    upgrade_database(settings.database_url)
-    engine = make_engine(settings.database_url)
+    engine = open_database(settings, migrate=True)
     try:
         with Session(engine) as session, session.begin():
             for path in demo_feed_paths():

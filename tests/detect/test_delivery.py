@@ -22,7 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from pipeline.alerts import run_detection
-from pipeline.notify import SIGNATURE_HEADER
+from pipeline.alerts.notify import SIGNATURE_HEADER
 from pipeline.schema import Alert, Delivery
 from pipeline.settings import Settings, get_settings
 

@@ -62,16 +62,20 @@ def test_detect_list_ack_and_silence(surging_db: str) -> None:
 
 
 @pytest.mark.parametrize(
-    ("args", "message"),
+    ("args", "message", "code"),
     [
-        (["alerts", "ack", "4242"], "no alert with id 4242"),
-        (["alerts", "silence", "--scope", "banking", "--for", "soon"], "cannot read duration"),
-        (["alerts", "list", "--state", "burning"], "unknown state"),
+        (["alerts", "ack", "4242"], "no alert with id 4242", 1),
+        (["alerts", "silence", "--scope", "banking", "--for", "soon"], "cannot read duration", 2),
+        (["alerts", "list", "--state", "burning"], "unknown state", 2),
     ],
 )
-def test_mistakes_exit_2_with_one_line(sqlite_url: str, args: list[str], message: str) -> None:
+def test_mistakes_exit_non_zero_with_one_line(
+    sqlite_url: str, args: list[str], message: str, code: int
+) -> None:
+    """A runtime error (no such alert) exits 1, a usage error (bad value) 2, as Click does."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("FINSENT_")}
     env["FINSENT_DATABASE_URL"] = sqlite_url
     result = subprocess.run([*FINSENT, *args], env=env, capture_output=True, text=True, timeout=120)
-    assert result.returncode == 2
+    assert result.returncode == code
+    assert result.stderr.count("\n") == 1
     assert result.stderr.startswith("finsent: error: ") and message in result.stderr

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.stats import binomtest
 
-from pipeline.detect import (
+from pipeline.alerts.rule import (
     ALL_SCOPE,
     Counts,
     DetectorConfig,

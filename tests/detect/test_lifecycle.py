@@ -11,15 +11,16 @@ from detect_helpers import NOW, VERSION, add_articles, add_burst, add_news, add_
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from pipeline.aggregates import (
+from pipeline.alerts import run_detection
+from pipeline.alerts.actions import acknowledge_alert, add_silence, list_alerts
+from pipeline.alerts.counts import (
     all_topics_hourly,
     hourly_sentiment_counts,
     latest_model_version,
     sentiment_counts_by_topic,
 )
-from pipeline.alerts import acknowledge_alert, add_silence, list_alerts, run_detection
+from pipeline.alerts.notify import OutboxNotifier
 from pipeline.errors import FinsentError
-from pipeline.notify import OutboxNotifier
 from pipeline.schema import Alert, Delivery
 from pipeline.settings import Settings
 

@@ -22,14 +22,15 @@ from detect_helpers import SmtpReceiver, WebhookReceiver
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from models import SHIPPED_MODEL_DIR
 from pipeline.alerts import run_detection
+from pipeline.alerts.notify import SIGNATURE_HEADER
 from pipeline.db import make_engine, upgrade_database
-from pipeline.feeds import add_feed
 from pipeline.ingest import ingest_feeds
-from pipeline.notify import SIGNATURE_HEADER
+from pipeline.ingest.feeds import add_feed
 from pipeline.schema import Alert, Score
 from pipeline.scoring import score_articles
-from pipeline.settings import SHIPPED_MODEL_DIR, Settings
+from pipeline.settings import Settings
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
 

@@ -9,9 +9,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from pipeline.db import make_engine
-from pipeline.ingest import insert_new_articles
-from pipeline.normalize import content_hash
-from pipeline.parse import EntryItem
+from pipeline.ingest.normalize import content_hash
+from pipeline.ingest.parse import EntryItem
+from pipeline.ingest.store import insert_new_articles
 from pipeline.schema import Article
 
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)

@@ -15,16 +15,15 @@ from typer.testing import CliRunner
 from pipeline.cli import app
 from pipeline.db import make_engine
 from pipeline.errors import FinsentError
-from pipeline.feeds import (
+from pipeline.ingest.feeds import (
     add_feed,
     find_feed,
-    import_opml,
     list_feeds,
     normalise_feed_url,
-    read_opml,
     remove_feed,
     set_feed_enabled,
 )
+from pipeline.ingest.opml import import_opml, read_opml
 from pipeline.settings import get_settings
 
 NESTED_OPML = b"""<?xml version="1.0" encoding="UTF-8"?>

@@ -20,8 +20,13 @@ from ingest_helpers import (
     stop_server,
 )
 
-from pipeline.fetch import Fetcher, parse_retry_after
-from pipeline.netguard import AddressGuard, RefusedAddress, UnresolvableHost, non_public_reason
+from pipeline.ingest.fetch import Fetcher, parse_retry_after
+from pipeline.ingest.netguard import (
+    AddressGuard,
+    RefusedAddress,
+    UnresolvableHost,
+    non_public_reason,
+)
 
 pytestmark = pytest.mark.integration
 

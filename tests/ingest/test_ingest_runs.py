@@ -134,7 +134,7 @@ def test_a_failing_database_ends_the_run_without_hanging(
     sqlite_url: str, feed_server: FeedServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """More feeds than waiting slots for bodies: fetch threads must be released."""
-    import pipeline.ingest
+    import pipeline.ingest.poll
 
     urls = [feed_server.feed(f"/f{i}.xml", rss(f"Story {i}")) for i in range(8)]
     add_feeds(sqlite_url, *urls)
@@ -142,6 +142,6 @@ def test_a_failing_database_ends_the_run_without_hanging(
     def broken_store(*args: object, **kwargs: object) -> None:
         raise RuntimeError("database went away")
 
-    monkeypatch.setattr(pipeline.ingest, "_store", broken_store)
+    monkeypatch.setattr(pipeline.ingest.poll, "_store", broken_store)
     with pytest.raises(RuntimeError, match="database went away"):
         run_ingest(ingest_settings(sqlite_url, fetch_concurrency=1), now=T0)

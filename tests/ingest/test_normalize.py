@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from pipeline.normalize import (
+from pipeline.ingest.normalize import (
     canonical_url,
     choose_published,
     content_hash,
@@ -14,7 +14,7 @@ from pipeline.normalize import (
     stable_guid,
     struct_time_to_utc,
 )
-from pipeline.parse import NotAFeed, strip_doctypes
+from pipeline.ingest.parse import NotAFeed, strip_doctypes
 
 FETCHED = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 

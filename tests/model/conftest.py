@@ -23,7 +23,6 @@ def tiny_scorer(tiny_model_dir: Path):
 
 @pytest.fixture(scope="session")
 def shipped_scorer():
-    from models import Scorer
-    from pipeline.settings import SHIPPED_MODEL_DIR
+    from models import SHIPPED_MODEL_DIR, Scorer
 
     return Scorer.from_pretrained(SHIPPED_MODEL_DIR, device="cpu")

@@ -62,13 +62,15 @@ def test_score_json_reports_what_it_did_and_a_rerun_scores_nothing(
     assert len(score_rows(engine)) == 5
 
 
-def test_score_without_a_model_directory_fails_with_one_line(tmp_path: Path) -> None:
+def test_score_without_a_model_directory_fails_with_one_line(
+    tmp_path: Path, sqlite_url: str
+) -> None:
     env = {
-        "FINSENT_DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}",
+        "FINSENT_DATABASE_URL": sqlite_url,
         "FINSENT_MODEL_DIR": str(tmp_path / "missing"),
     }
     result = run_finsent("score", "--json", env=env)
-    assert result.returncode == 2
+    assert result.returncode == 1
     assert result.stderr.startswith("finsent: error: no model directory at")
     assert result.stdout == ""
 
@@ -80,5 +82,6 @@ def test_score_on_an_unmigrated_database_says_what_to_do(
     monkeypatch.setenv("FINSENT_MODEL_DIR", str(tiny_model_dir))
     get_settings.cache_clear()
     result = CliRunner().invoke(app, ["score"])
-    assert isinstance(result.exception, FinsentError)  # `finsent` prints it and exits 2
+    assert isinstance(result.exception, FinsentError)  # `finsent` prints it and exits 1
     assert "finsent db upgrade" in str(result.exception)
+    assert not (tmp_path / "empty.db").exists()  # reported, not created on the way

@@ -9,7 +9,6 @@ from typing import Literal
 import typer
 
 from pipeline.cli.app import JsonOption, app, print_json
-from pipeline.errors import FinsentError
 from pipeline.settings import get_settings
 
 
@@ -45,27 +44,14 @@ def score(
     ),
 ) -> None:
     """Score articles that have no score from the current model version, newest first."""
-    settings = get_settings()
-    model_dir = model or settings.model_dir
-    if not (Path(model_dir) / "model_card.json").is_file():
-        raise FinsentError(f"no model directory at {model_dir} (model_card.json missing)")
-
     # Heavy imports here, not at module level: `finsent --help` stays fast.
-    from sqlalchemy.exc import OperationalError, ProgrammingError
-
-    from models import Scorer
-    from pipeline.db import make_engine
     from pipeline.scoring import score_articles
+    from pipeline.wiring import load_scorer, open_database
 
+    settings = get_settings()
+    engine = open_database(settings, migrate=False)
     try:
-        scorer = Scorer.from_pretrained(
-            model_dir, device=device or settings.device, quantize=settings.quantize
-        )
-    except (ValueError, OSError) as exc:  # --device cuda without CUDA, a broken model dir
-        raise FinsentError(str(exc)) from exc
-
-    engine = make_engine(settings.database_url)
-    try:
+        scorer = load_scorer(settings, model_dir=model, device=device)
         report = score_articles(
             engine=engine,
             scorer=scorer,
@@ -77,12 +63,6 @@ def score(
             chunk_size=chunk_size or max(256, 4 * batch_size),
             progress=not json_output and sys.stderr.isatty(),
         )
-    except (OperationalError, ProgrammingError) as exc:
-        # Unreachable server, or (most often) a database that was never migrated.
-        raise FinsentError(
-            f"database error: {str(exc.orig).strip().splitlines()[0]} "
-            "(if tables are missing, run `finsent db upgrade`)"
-        ) from exc
     finally:
         engine.dispose()
 

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Engine, or_, select, update
 from sqlalchemy.orm import Session
 
-from pipeline.notify import AlertMessage, DeliveryError, Notifier
+from pipeline.alerts.notify import AlertMessage, DeliveryError, Notifier
 from pipeline.schema import Alert, Delivery
 
 DUE_STATUSES = ("pending", "retry")

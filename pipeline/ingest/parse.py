@@ -24,7 +24,7 @@ from urllib.parse import urljoin
 import feedparser
 from feedparser.encodings import convert_to_utf8
 
-from pipeline.normalize import (
+from pipeline.ingest.normalize import (
     MAX_KEY_CHARS,
     MAX_SUMMARY_CHARS,
     MAX_TITLE_CHARS,

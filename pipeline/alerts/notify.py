@@ -3,7 +3,7 @@
 A :class:`Notifier` knows its channel name and targets, and sends one
 :class:`AlertMessage` (one alert's firing or resolved event) to one target. It raises
 :class:`DeliveryError` on failure, saying whether a retry could help. Scheduling,
-recording attempts and back-off live in :mod:`pipeline.deliveries`.
+recording attempts and back-off live in :mod:`pipeline.alerts.deliveries`.
 
 The webhook body follows Prometheus Alertmanager's webhook format, version 4, with
 one alert per notification (as an Alertmanager route grouping by every label would

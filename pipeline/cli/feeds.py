@@ -2,31 +2,35 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import typer
-from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from pipeline.cli.app import JsonOption, feeds_app, print_json
-from pipeline.db import make_engine
-from pipeline.feeds import (
+from pipeline.ingest.feeds import (
     add_feed,
     feed_as_dict,
-    import_opml,
     list_feeds,
     remove_feed,
-    require_schema,
     set_feed_enabled,
 )
+from pipeline.ingest.opml import import_opml
 from pipeline.settings import get_settings
+from pipeline.wiring import open_database
 
 
-def open_engine() -> Engine:
-    """The engine for ``FINSENT_DATABASE_URL``; a one-line error if the schema is missing."""
-    engine = make_engine(get_settings().database_url)
-    require_schema(engine)
-    return engine
+@contextmanager
+def _transaction() -> Iterator[Session]:
+    """One transaction on the configured database (whose schema must exist)."""
+    engine = open_database(get_settings(), migrate=False)
+    try:
+        with Session(engine) as session, session.begin():
+            yield session
+    finally:
+        engine.dispose()
 
 
 @feeds_app.command("add")
@@ -38,8 +42,7 @@ def add(
     json_output: bool = JsonOption,
 ) -> None:
     """Add a feed (or rename the feed with this URL)."""
-    engine = open_engine()
-    with Session(engine) as session, session.begin():
+    with _transaction() as session:
         feed = add_feed(
             session=session, url=url, name=name, allow_private=get_settings().allow_private_networks
         )
@@ -56,8 +59,7 @@ def import_(
     json_output: bool = JsonOption,
 ) -> None:
     """Add every feed listed in an OPML file."""
-    engine = open_engine()
-    with Session(engine) as session, session.begin():
+    with _transaction() as session:
         result = import_opml(
             session=session, path=path, allow_private=get_settings().allow_private_networks
         )
@@ -73,8 +75,7 @@ def import_(
 @feeds_app.command("list")
 def list_(json_output: bool = JsonOption) -> None:
     """Show every feed with its health."""
-    engine = open_engine()
-    with Session(engine) as session:
+    with _transaction() as session:
         shown = [feed_as_dict(feed) for feed in list_feeds(session=session)]
     if json_output:
         print_json(shown)
@@ -87,27 +88,37 @@ def list_(json_output: bool = JsonOption) -> None:
 
 
 @feeds_app.command("remove")
-def remove(ref: str = typer.Argument(..., metavar="ID_OR_URL")) -> None:
+def remove(
+    ref: str = typer.Argument(..., metavar="ID_OR_URL"), json_output: bool = JsonOption
+) -> None:
     """Delete a feed (its articles stay)."""
-    engine = open_engine()
-    with Session(engine) as session, session.begin():
-        feed = remove_feed(session=session, ref=ref)
-        typer.echo(f"removed feed {feed.id}: {feed.url}")
+    with _transaction() as session:
+        shown = feed_as_dict(remove_feed(session=session, ref=ref))
+    _report_feed(shown, verb="removed", json_output=json_output)
 
 
 @feeds_app.command("disable")
-def disable(ref: str = typer.Argument(..., metavar="ID_OR_URL")) -> None:
+def disable(
+    ref: str = typer.Argument(..., metavar="ID_OR_URL"), json_output: bool = JsonOption
+) -> None:
     """Stop polling a feed."""
-    engine = open_engine()
-    with Session(engine) as session, session.begin():
-        feed = set_feed_enabled(session=session, ref=ref, enabled=False)
-        typer.echo(f"disabled feed {feed.id}: {feed.url}")
+    with _transaction() as session:
+        shown = feed_as_dict(set_feed_enabled(session=session, ref=ref, enabled=False))
+    _report_feed(shown, verb="disabled", json_output=json_output)
 
 
 @feeds_app.command("enable")
-def enable(ref: str = typer.Argument(..., metavar="ID_OR_URL")) -> None:
+def enable(
+    ref: str = typer.Argument(..., metavar="ID_OR_URL"), json_output: bool = JsonOption
+) -> None:
     """Poll a feed again, from the next run (clears its back-off)."""
-    engine = open_engine()
-    with Session(engine) as session, session.begin():
-        feed = set_feed_enabled(session=session, ref=ref, enabled=True)
-        typer.echo(f"enabled feed {feed.id}: {feed.url}")
+    with _transaction() as session:
+        shown = feed_as_dict(set_feed_enabled(session=session, ref=ref, enabled=True))
+    _report_feed(shown, verb="enabled", json_output=json_output)
+
+
+def _report_feed(shown: dict[str, object], *, verb: str, json_output: bool) -> None:
+    if json_output:
+        print_json({**shown, "action": verb})
+    else:
+        typer.echo(f"{verb} feed {shown['id']}: {shown['url']}")

@@ -5,13 +5,16 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 import typer
 
 from pipeline.cli.app import JsonOption, app, print_json
-from pipeline.errors import FinsentError
+from pipeline.errors import FinsentError, UsageError
 from pipeline.settings import get_settings
+
+if TYPE_CHECKING:
+    from models import Scorer
 
 ModelOption = typer.Option(
     None, "--model", help="Model directory; default FINSENT_MODEL_DIR, else the shipped model."
@@ -21,19 +24,10 @@ DeviceOption = typer.Option(
 )
 
 
-def _load_scorer(model: Path | None, device: str | None) -> Any:
-    settings = get_settings()
-    model_dir = Path(model or settings.model_dir)
-    if not (model_dir / "model_card.json").is_file():
-        raise FinsentError(f"no model directory at {model_dir} (model_card.json missing)")
-    from models import Scorer
+def _load_scorer(model: Path | None, device: str | None) -> Scorer:
+    from pipeline.wiring import load_scorer
 
-    try:
-        return Scorer.from_pretrained(
-            model_dir, device=device or settings.device, quantize=settings.quantize
-        )
-    except (ValueError, FileNotFoundError) as exc:
-        raise FinsentError(str(exc)) from exc
+    return load_scorer(get_settings(), model_dir=model, device=device)
 
 
 @app.command("train")
@@ -194,7 +188,7 @@ def predict(
             raise FinsentError(f"no such input file: {path}")
         items.extend(path.read_text(encoding="utf-8").splitlines())
     if not items:
-        raise FinsentError("nothing to score: give TEXT arguments or --input FILE|-")
+        raise UsageError("nothing to score: give TEXT arguments or --input FILE|-")
     scorer = _load_scorer(model, device)
     predictions = scorer.predict(items, batch_size=batch_size)
     out = sys.stdout

@@ -5,7 +5,6 @@ from __future__ import annotations
 import typer
 
 from pipeline.cli.app import JsonOption, app, print_json
-from pipeline.cli.feeds_cmds import open_engine
 from pipeline.settings import get_settings
 
 
@@ -13,9 +12,14 @@ from pipeline.settings import get_settings
 def ingest(json_output: bool = JsonOption) -> None:
     """Fetch every enabled feed once and store the new articles."""
     from pipeline.ingest import ingest_feeds
+    from pipeline.wiring import open_database
 
-    engine = open_engine()
-    report = ingest_feeds(engine=engine, settings=get_settings())
+    settings = get_settings()
+    engine = open_database(settings, migrate=False)
+    try:
+        report = ingest_feeds(engine=engine, settings=settings)
+    finally:
+        engine.dispose()
     if json_output:
         print_json(report.as_dict())
         return

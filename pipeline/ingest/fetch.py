@@ -4,7 +4,7 @@
 - A body-size cap applied while streaming (after gzip decoding), so an
   oversized or decompression-bomb body is cut off, never loaded.
 - Redirects followed by hand (at most ``fetch_max_redirects``); every hop goes
-  through the SSRF guard in :mod:`pipeline.netguard`, which checks the
+  through the SSRF guard in :mod:`pipeline.ingest.netguard`, which checks the
   addresses a host resolves to when the connection is opened and connects to
   exactly the checked address (no DNS-rebinding window).
 - Conditional GET with ``ETag`` / ``Last-Modified``; ``Retry-After`` read on 429/503.
@@ -27,7 +27,12 @@ from urllib.request import url2pathname
 
 import httpx
 
-from pipeline.netguard import AddressGuard, RefusedAddress, UnresolvableHost, guarded_transport
+from pipeline.ingest.netguard import (
+    AddressGuard,
+    RefusedAddress,
+    UnresolvableHost,
+    guarded_transport,
+)
 from pipeline.settings import Settings
 
 ACCEPT = (

@@ -1,69 +1,29 @@
-"""``finsent detect`` and ``finsent alerts list|ack|silence``."""
+"""``finsent alerts list|ack|silence``: the operator's side of alerts."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 import typer
+from sqlalchemy.orm import Session
 
-from pipeline.cli.app import JsonOption, alerts_app, app, print_json
-from pipeline.errors import FinsentError
+from pipeline.cli.app import JsonOption, alerts_app, print_json
 from pipeline.settings import get_settings
 
 T = TypeVar("T")
 
 
-@contextmanager
-def _database_errors() -> Iterator[None]:
-    from sqlalchemy.exc import OperationalError, ProgrammingError
-
-    try:
-        yield
-    except (OperationalError, ProgrammingError) as exc:
-        # Most often a database that was never migrated.
-        raise FinsentError(
-            f"database error ({exc.orig!r}); is the schema current? run `finsent db upgrade`"
-        ) from exc
-
-
-def _in_session(work: Callable[[Any], T]) -> T:
+def _in_session(work: Callable[[Session], T]) -> T:
     """Run ``work(session)`` in one transaction on the configured database."""
-    from sqlalchemy.orm import Session
+    from pipeline.wiring import open_database
 
-    from pipeline.db import make_engine
-
-    engine = make_engine(get_settings().database_url)
+    engine = open_database(get_settings(), migrate=False)
     try:
-        with _database_errors(), Session(engine) as session, session.begin():
+        with Session(engine) as session, session.begin():
             return work(session)
     finally:
         engine.dispose()
-
-
-@app.command("detect")
-def detect(json_output: bool = JsonOption) -> None:
-    """Evaluate every scope once: open and resolve alerts, send what is due."""
-    from pipeline.alerts import run_detection
-    from pipeline.db import make_engine
-
-    settings = get_settings()
-    engine = make_engine(settings.database_url)
-    try:
-        with _database_errors():
-            report = run_detection(engine=engine, settings=settings)
-    finally:
-        engine.dispose()
-    if json_output:
-        print_json(report.as_dict())
-        return
-    typer.echo(
-        f"opened: {report.opened} resolved: {report.resolved} "
-        f"notified: {report.notified} failed: {report.failed} "
-        f"(firing now: {report.firing}, scopes evaluated: {report.scopes}, "
-        f"model: {report.model_version or 'none scored yet'})"
-    )
 
 
 @alerts_app.command("list")
@@ -75,9 +35,9 @@ def list_command(
     limit: int = typer.Option(100, "--limit", min=1, help="At most this many, newest first."),
 ) -> None:
     """Alerts, newest first."""
-    from pipeline.alerts import alert_as_dict, list_alerts
+    from pipeline.alerts.actions import alert_as_dict, list_alerts
 
-    def work(session: Any) -> list[dict[str, Any]]:
+    def work(session: Session) -> list[dict[str, Any]]:
         alerts = list_alerts(session=session, state=state.strip().lower(), limit=limit)
         return [alert_as_dict(session=session, alert=alert) for alert in alerts]
 
@@ -107,9 +67,9 @@ def ack(
     json_output: bool = JsonOption,
 ) -> None:
     """Acknowledge an alert: record that someone has seen it."""
-    from pipeline.alerts import acknowledge_alert
+    from pipeline.alerts.actions import acknowledge_alert
 
-    def work(session: Any) -> dict[str, Any]:
+    def work(session: Session) -> dict[str, Any]:
         alert = acknowledge_alert(session=session, alert_id=alert_id)
         return {"id": alert.id, "acknowledged_at": str(alert.acknowledged_at)}
 
@@ -130,11 +90,11 @@ def silence(
     json_output: bool = JsonOption,
 ) -> None:
     """Send no notifications for a scope for a while (alerts are still recorded)."""
-    from pipeline.alerts import add_silence, parse_duration
+    from pipeline.alerts.actions import add_silence, parse_duration
 
     length = parse_duration(duration)
 
-    def work(session: Any) -> dict[str, Any]:
+    def work(session: Session) -> dict[str, Any]:
         item = add_silence(session=session, scope=scope, duration=length, reason=reason)
         return {"id": item.id, "scope": item.scope, "until": item.until.isoformat()}
 

@@ -7,13 +7,11 @@ on the local disk is as private as a server on the local network.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
-from xml.etree.ElementTree import Element
 
-from sqlalchemy import Engine, inspect, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from pipeline.db import dialect_insert, utcnow
@@ -79,73 +77,6 @@ def add_feed(*, session: Session, url: str, name: str | None = None, allow_priva
     return session.scalars(query).one()
 
 
-@dataclass
-class OpmlImport:
-    """What an OPML import did: feeds added or updated, outlines refused with the reason."""
-
-    feeds: list[Feed] = field(default_factory=list)
-    refused: list[tuple[str, str]] = field(default_factory=list)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "imported": len(self.feeds),
-            "refused": [{"url": url, "reason": reason} for url, reason in self.refused],
-        }
-
-
-def read_opml(data: bytes) -> list[tuple[str, str | None]]:
-    """``(xmlUrl, title)`` of every feed outline in an OPML document, nested ones included.
-
-    Parsed with defusedxml, so entity tricks in an OPML file are refused, not expanded.
-    """
-    from defusedxml import ElementTree as SafeElementTree
-    from defusedxml.common import DefusedXmlException
-
-    try:
-        root = SafeElementTree.fromstring(data)
-    except DefusedXmlException as exc:
-        raise FinsentError(f"OPML refused: {type(exc).__name__} (entity or DTD tricks)") from None
-    except SafeElementTree.ParseError as exc:
-        raise FinsentError(f"broken OPML: {exc}") from None
-    if _local_name(root) != "opml":
-        raise FinsentError(f"not an OPML document: the root element is <{_local_name(root)}>")
-    outlines: list[tuple[str, str | None]] = []
-    for element in root.iter():
-        if _local_name(element) != "outline":
-            continue
-        attributes = {key.lower(): value for key, value in element.attrib.items()}
-        url = (attributes.get("xmlurl") or "").strip()
-        if url:
-            title = (attributes.get("title") or attributes.get("text") or "").strip() or None
-            outlines.append((url, title))
-    return outlines
-
-
-def _local_name(element: Element) -> str:
-    tag = element.tag if isinstance(element.tag, str) else ""
-    return tag.rsplit("}", 1)[-1].lower()
-
-
-def import_opml(*, session: Session, path: Path, allow_private: bool) -> OpmlImport:
-    """Add every feed outline of the OPML file at ``path``; refused URLs are reported, not fatal."""
-    try:
-        with path.open("rb") as handle:
-            data = handle.read(MAX_OPML_BYTES + 1)
-    except OSError as exc:
-        raise FinsentError(f"cannot read OPML file {str(path)!r}: {exc.strerror}") from None
-    if len(data) > MAX_OPML_BYTES:
-        raise FinsentError(f"OPML file larger than {MAX_OPML_BYTES // (1024 * 1024)} MiB")
-    result = OpmlImport()
-    for url, title in read_opml(data):
-        try:
-            result.feeds.append(
-                add_feed(session=session, url=url, name=title, allow_private=allow_private)
-            )
-        except FinsentError as exc:
-            result.refused.append((url, str(exc)))
-    return result
-
-
 def list_feeds(*, session: Session) -> list[Feed]:
     """Every feed, oldest first."""
     return list(session.scalars(select(Feed).order_by(Feed.id)))
@@ -197,9 +128,3 @@ def feed_as_dict(feed: Feed) -> dict[str, Any]:
 
 def _iso(value: Any) -> str | None:
     return value.isoformat() if value is not None else None
-
-
-def require_schema(engine: Engine) -> None:
-    """A one-line :class:`FinsentError` when the database has no finsent tables yet."""
-    if not inspect(engine).has_table(Feed.__tablename__):
-        raise FinsentError("the database has no finsent schema yet; run `finsent db upgrade` first")
