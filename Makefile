@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint postgres bench clean
+.PHONY: demo test test-fast lint postgres system-packages bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -13,8 +13,17 @@ $(BIN)/python:
 
 # Reinstall whenever the project's dependencies change.
 $(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet -e '.[airflow,dashboard,test]'
+	$(BIN)/pip check
 	touch $(STAMP)
+
+# Debian packages the tests drive: Chromium (the dashboard's browser test) and
+# docker-compose (validates docker-compose.yml; no Docker engine runs here).
+system-packages:
+	@command -v chromium >/dev/null && command -v docker-compose >/dev/null || { \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get install -y --no-install-recommends chromium docker-compose >/dev/null 2>&1 || \
+	  { apt-get update -qq && apt-get install -y --no-install-recommends chromium docker-compose >/dev/null; }; }
 
 # The PostgreSQL server the integration tests use (127.0.0.1:5432, trust auth).
 postgres:
@@ -23,8 +32,13 @@ postgres:
 	@for i in $$(seq 1 30); do pg_isready -q -h 127.0.0.1 -p 5432 && exit 0; sleep 1; done; \
 	  echo "PostgreSQL did not come up on 127.0.0.1:5432" >&2; exit 1
 
-test: $(STAMP) postgres
+# Everything, every marker: what CI runs.
+test: lint system-packages postgres
 	$(BIN)/python -m pytest
+
+# Unit tests only: no PostgreSQL, no servers, no browser, no Airflow, no real checkpoint.
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -m "not integration and not slow and not airflow and not browser"
 
 demo: $(STAMP)
 	$(BIN)/finsent demo
@@ -32,6 +46,7 @@ demo: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache finsent.db

@@ -159,7 +159,7 @@ class _Builder:
         if metric.kind == "level":  # margin, market share: quoted in percent and points
             old = self.rng.uniform(2.0, 35.0)
             new = old + (1 if went_up else -1) * old * min(p, 80) / 100
-            forms = (
+            forms: tuple[str, ...] = (
                 f"to {new:.1f}% from {old:.1f}%",
                 f"by {abs(new - old):.1f} percentage points to {new:.1f}%",
                 f"from {old:.1f} % to {new:.1f} %",
