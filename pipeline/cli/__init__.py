@@ -16,15 +16,7 @@ from pipeline.cli import db, feeds, ingest, score, detect, alerts, run, model  #
 # isort: on
 from pipeline.cli.app import app
 from pipeline.errors import FinsentError
-
-
-def _settings_problem(exc: ValidationError) -> str:
-    """One line naming each bad ``FINSENT_*`` variable and what is wrong with it."""
-    problems = []
-    for error in exc.errors():
-        name = "FINSENT_" + "_".join(str(part) for part in error["loc"]).upper()
-        problems.append(f"{name}: {error['msg']}")
-    return "invalid settings: " + "; ".join(problems)
+from pipeline.settings import describe_settings_error
 
 
 def _fail(message: str, *, code: int) -> NoReturn:
@@ -43,7 +35,7 @@ def main() -> None:
     except ValidationError as exc:
         if exc.title != "Settings":
             raise
-        _fail(_settings_problem(exc), code=2)
+        _fail(describe_settings_error(exc), code=2)
     except SQLAlchemyError as exc:
         # A database failing under a running stage (server gone, disk full, locked).
         from pipeline.settings import get_settings
