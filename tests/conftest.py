@@ -13,9 +13,24 @@ from collections.abc import Iterator
 
 import psycopg
 import pytest
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 
 from pipeline.db import upgrade_database
 from pipeline.settings import get_settings
+
+# Property tests are deterministic: the same examples on every run, in CI and here, so a
+# failure is reproducible and a pass means the same thing each time. `--hypothesis-seed`
+# or HYPOTHESIS_PROFILE=explore searches afresh while developing.
+hypothesis_settings.register_profile(
+    "deterministic",
+    derandomize=True,
+    database=None,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+hypothesis_settings.register_profile("explore", max_examples=500, database=None)
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "deterministic"))
 
 PG_ADMIN_DSN = os.environ.get(
     "FINSENT_TEST_PG_ADMIN", "host=127.0.0.1 port=5432 user=postgres dbname=postgres"

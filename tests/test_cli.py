@@ -35,23 +35,30 @@ def test_importing_the_cli_loads_no_model_code() -> None:
     assert json.loads(out.stdout) == []
 
 
-def test_help_lists_every_command() -> None:
+def _listed_commands(help_text: str) -> list[str]:
+    """The command names in the Commands panel of ``--help``, in order."""
+    names = []
+    in_panel = False
+    for line in help_text.splitlines():
+        if "Commands" in line and line.lstrip().startswith(("╭", "+")):
+            in_panel = True
+            continue
+        if in_panel and line.lstrip().startswith(("╰", "+")):
+            break
+        if in_panel:
+            first = line.strip("│| ").split(" ", 1)[0]
+            if first and first.isidentifier():
+                names.append(first)
+    return names
+
+
+def test_help_lists_every_command_in_data_path_order() -> None:
     result = _run("--help")
     assert result.returncode == 0
-    for command in (
-        "db",
-        "feeds",
-        "ingest",
-        "score",
-        "detect",
-        "alerts",
-        "run",
-        "train",
-        "evaluate",
-        "predict",
-        "demo",
-    ):
-        assert command in result.stdout
+    listed = _listed_commands(result.stdout)
+    data_path = ["db", "feeds", "ingest", "score", "detect", "alerts", "run", "demo"]
+    model = ["train", "evaluate", "predict"]
+    assert [name for name in listed if name in data_path + model] == data_path + model
 
 
 def test_bad_settings_are_one_line_naming_the_variable(tmp_path) -> None:

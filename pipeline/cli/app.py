@@ -6,10 +6,40 @@ import json
 import sys
 from typing import Any
 
+import click
 import typer
+from typer.core import TyperGroup
+
+# `finsent --help` lists commands in the order data flows through them, then the model's.
+COMMAND_ORDER = (
+    "db",
+    "feeds",
+    "ingest",
+    "score",
+    "detect",
+    "alerts",
+    "corrections",
+    "run",
+    "demo",
+    "dashboard",
+    "train",
+    "evaluate",
+    "predict",
+)
+
+
+class _DataPathOrder(TyperGroup):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        def position(name: str) -> tuple[int, str]:
+            known = name in COMMAND_ORDER
+            return (COMMAND_ORDER.index(name) if known else len(COMMAND_ORDER), name)
+
+        return sorted(super().list_commands(ctx), key=position)
+
 
 app = typer.Typer(
     name="finsent",
+    cls=_DataPathOrder,
     help="Financial news sentiment monitor.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
