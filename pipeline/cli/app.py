@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import click
 import typer
 from typer.core import TyperGroup
+
+if TYPE_CHECKING:
+    from typer.core import _click
 
 # `finsent --help` lists commands in the order data flows through them, then the model's.
 COMMAND_ORDER = (
@@ -29,7 +31,7 @@ COMMAND_ORDER = (
 
 
 class _DataPathOrder(TyperGroup):
-    def list_commands(self, ctx: click.Context) -> list[str]:
+    def list_commands(self, ctx: _click.Context) -> list[str]:
         def position(name: str) -> tuple[int, str]:
             known = name in COMMAND_ORDER
             return (COMMAND_ORDER.index(name) if known else len(COMMAND_ORDER), name)
