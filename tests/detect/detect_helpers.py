@@ -59,17 +59,23 @@ def add_articles(
     title: str = "Ordinary {topic} update {i}",
     scored_at: datetime | None = None,
     p_negative: float = 0.9,
+    numbers: list[int] | None = None,
+    link: str = "https://news.example/{topic}/{i}",
 ) -> int:
+    """Articles with scores. ``{i}`` in ``title`` and ``link`` is a serial unique in the test
+    session, or the matching entry of ``numbers`` (for text that must not depend on which
+    tests ran before)."""
     with Session(engine) as session, session.begin():
         articles = []
-        for when in times:
+        for index, when in enumerate(times):
             serial = next(_counter)
+            number = serial if numbers is None else numbers[index]
             articles.append(
                 Article(
                     content_hash=f"{serial:064x}",
-                    title=title.format(topic=topic, i=serial),
+                    title=title.format(topic=topic, i=number),
                     summary="",
-                    link=f"https://news.example/{topic}/{serial}",
+                    link=link.format(topic=topic, i=number),
                     published_at=when,
                     published_from_feed=True,
                     fetched_at=when,
@@ -103,8 +109,20 @@ def add_ordinary_week(engine: Engine, *, now: datetime = NOW, per_hour: float = 
         add_news(engine, topic=topic, start=start, end=now, per_hour=per_hour, negative_share=0.15)
 
 
-def add_burst(engine: Engine, *, topic: str, n: int, negatives: int, end: datetime = NOW) -> None:
-    """``n`` articles in the two hours before ``end``, ``negatives`` of them negative."""
+def add_burst(
+    engine: Engine,
+    *,
+    topic: str,
+    n: int,
+    negatives: int,
+    end: datetime = NOW,
+    fixed_text: bool = False,
+    link: str = "https://news.example/{topic}/{i}",
+) -> None:
+    """``n`` articles in the two hours before ``end``, ``negatives`` of them negative.
+
+    ``fixed_text``: titles and links numbered 1..n, the same whatever ran before.
+    """
     times = [end - timedelta(hours=2) + timedelta(seconds=7200 * (i + 0.5) / n) for i in range(n)]
     # Negatives spread evenly through the two hours, as a developing story would be.
     flags = [(i + 1) * negatives // n > i * negatives // n for i in range(n)]
@@ -115,6 +133,8 @@ def add_burst(engine: Engine, *, topic: str, n: int, negatives: int, end: dateti
         negatives=flags,
         title="Shock {topic} loss {i}",
         p_negative=0.97,
+        numbers=list(range(1, n + 1)) if fixed_text else None,
+        link=link,
     )
 
 
