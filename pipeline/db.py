@@ -7,11 +7,15 @@ default) and PostgreSQL.
 
 from __future__ import annotations
 
+import fcntl
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
+from sqlalchemy import DateTime, Engine, MetaData, create_engine, event, text
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
 
@@ -95,13 +99,64 @@ def current_revision(engine: Engine) -> str | None:
         return MigrationContext.configure(connection).get_current_revision()
 
 
+# Any constant both processes agree on: the key of PostgreSQL's advisory lock that
+# serialises concurrent `finsent db upgrade`s (two fresh workers starting at once).
+_MIGRATION_LOCK_KEY = 0x66696E73656E74  # "finsent"
+
+
+@contextmanager
+def _sqlite_migration_lock(url: str) -> Iterator[None]:
+    """An exclusive ``flock`` on the database file itself while migrations run.
+
+    SQLite's own locks last one transaction, and Alembic commits per migration on
+    SQLite, so a second process could start the first migration again in between.
+    ``flock`` is separate from SQLite's POSIX locks, so it never blocks normal use.
+    """
+    database = make_url(url).database or ""
+    if database in ("", ":memory:") or database.startswith("file:"):
+        yield
+        return
+    path = Path(database)
+    with path.open("ab") as handle:  # creates the (empty) database file if missing
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
 def upgrade_database(url: str, revision: str = "head") -> str | None:
-    """Apply migrations up to ``revision``; returns the revision the database is at."""
+    """Apply migrations up to ``revision``; returns the revision the database is at.
+
+    Safe to run from several processes at once: on PostgreSQL they queue on an
+    advisory lock, on SQLite on a lock of the database file, and whoever comes
+    second finds the schema current and changes nothing.
+    """
     from alembic import command
 
-    command.upgrade(alembic_config(url), revision)
+    config = alembic_config(url)
     engine = make_engine(url)
     try:
+        if engine.dialect.name == "postgresql":
+            with engine.connect() as connection:
+                connection.execute(
+                    text("SELECT pg_advisory_lock(:key)"), {"key": _MIGRATION_LOCK_KEY}
+                )
+                connection.commit()
+                try:
+                    config.attributes["connection"] = connection
+                    command.upgrade(config, revision)
+                    connection.commit()
+                finally:
+                    connection.execute(
+                        text("SELECT pg_advisory_unlock(:key)"), {"key": _MIGRATION_LOCK_KEY}
+                    )
+                    connection.commit()
+        elif engine.dialect.name == "sqlite":
+            with _sqlite_migration_lock(url):
+                command.upgrade(config, revision)
+        else:
+            command.upgrade(config, revision)
         return current_revision(engine)
     finally:
         engine.dispose()

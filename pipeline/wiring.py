@@ -79,7 +79,13 @@ def open_database(settings: Settings, *, migrate: bool) -> Engine:
     reported as such.
     """
     url = settings.database_url
-    sqlite_file = _sqlite_file(url)
+    try:
+        sqlite_file = _sqlite_file(url)
+    except ArgumentError:
+        raise FinsentError(
+            f"FINSENT_DATABASE_URL is not a database URL: {url!r} "
+            "(e.g. sqlite:///finsent.db or postgresql+psycopg://user@host/db)"
+        ) from None
     if migrate:
         if sqlite_file is not None and not sqlite_file.parent.is_dir():
             raise FinsentError(f"cannot create the database {sqlite_file}: no such directory")
