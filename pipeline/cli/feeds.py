@@ -7,15 +7,18 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import typer
+from rich import box
+from rich.console import Console
+from rich.table import Table
 from sqlalchemy.orm import Session
 
 from pipeline.cli.app import JsonOption, feeds_app, print_json
 from pipeline.ingest.feeds import (
-    add_feed,
     feed_as_dict,
     list_feeds,
     remove_feed,
     set_feed_enabled,
+    upsert_feed,
 )
 from pipeline.ingest.opml import import_opml
 from pipeline.settings import get_settings
@@ -43,14 +46,14 @@ def add(
 ) -> None:
     """Add a feed (or rename the feed with this URL)."""
     with _transaction() as session:
-        feed = add_feed(
+        feed, added = upsert_feed(
             session=session, url=url, name=name, allow_private=get_settings().allow_private_networks
         )
         shown = feed_as_dict(feed)
     if json_output:
         print_json(shown)
     else:
-        typer.echo(f"feed {shown['id']}: {shown['url']}")
+        typer.echo(f"feed {shown['id']}: {shown['url']}" + ("" if added else " (already known)"))
 
 
 @feeds_app.command("import")
@@ -58,7 +61,7 @@ def import_(
     path: Path = typer.Argument(..., help="An OPML file (feed list exported by a reader)."),
     json_output: bool = JsonOption,
 ) -> None:
-    """Add every feed listed in an OPML file."""
+    """Add every feed listed in an OPML file; outlines that are no usable feed are reported."""
     with _transaction() as session:
         result = import_opml(
             session=session, path=path, allow_private=get_settings().allow_private_networks
@@ -67,7 +70,10 @@ def import_(
     if json_output:
         print_json(shown)
         return
-    typer.echo(f"imported {shown['imported']} feeds")
+    typer.echo(
+        f"imported {shown['imported']} feeds: {shown['added']} added, "
+        f"{shown['already_known']} already known, {len(shown['refused'])} refused"
+    )
     for refused in shown["refused"]:
         typer.echo(f"refused {refused['url']}: {refused['reason']}", err=True)
 
@@ -80,11 +86,42 @@ def list_(json_output: bool = JsonOption) -> None:
     if json_output:
         print_json(shown)
         return
+    if not shown:
+        typer.echo("no feeds yet; add one with `finsent feeds add URL` or `finsent feeds import`")
+        return
+    # Few, short columns: rich squeezes the folding one (the feed) on a narrow terminal,
+    # and the rest stay whole. Problems are printed in full below the table.
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
+    table.add_column("id", justify="right", no_wrap=True)
+    table.add_column("feed", overflow="fold")
+    table.add_column("state", no_wrap=True)
+    table.add_column("fails", justify="right", no_wrap=True)
+    table.add_column("last success", no_wrap=True)
     for feed in shown:
-        state = "enabled" if feed["enabled"] else "disabled"
-        if feed["consecutive_failures"]:
-            state += f", {feed['consecutive_failures']} failures: {feed['last_error']}"
-        typer.echo(f"{feed['id']:>4}  {feed['url']}  ({state})")
+        table.add_row(
+            str(feed["id"]),
+            f"{feed['name']}\n{feed['url']}" if feed["name"] else feed["url"],
+            "enabled" if feed["enabled"] else "disabled",
+            str(feed["consecutive_failures"] or ""),
+            _minute(feed["last_success_at"]) or "never",
+        )
+    # markup off: a feed's name or error is data, never rich markup.
+    console = Console(markup=False, highlight=False)
+    console.print(table)
+    for feed in shown:
+        if feed["last_error"] or feed["next_attempt_at"]:
+            resting = _minute(feed["next_attempt_at"])
+            console.print(
+                f"feed {feed['id']}: "
+                + (f"resting until {resting}; " if resting else "")
+                + f"last error: {feed['last_error'] or 'none'}",
+                soft_wrap=True,
+            )
+
+
+def _minute(timestamp: str | None) -> str | None:
+    """An ISO timestamp to the minute, for the table (the JSON keeps it whole)."""
+    return timestamp[:16].replace("T", " ") if timestamp else None
 
 
 @feeds_app.command("remove")

@@ -1,70 +1,37 @@
-"""The feeds to poll: URL validation, add (an upsert on the URL), OPML import, list, remove.
+"""The feeds registry: add (an upsert on the URL), find, list, remove, enable/disable.
 
-Only ``http``/``https`` URLs are accepted, plus ``file://`` URLs and local paths
+URLs are checked and brought to their stored form by :mod:`pipeline.ingest.urls`;
+only ``http``/``https`` URLs are accepted, plus ``file://`` URLs and local paths
 when private networks are allowed (``FINSENT_ALLOW_PRIVATE_NETWORKS``): a feed
 on the local disk is as private as a server on the local network.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
+from contextlib import suppress
 from typing import Any
-from urllib.parse import urlsplit
 
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from pipeline.db import dialect_insert, utcnow
+from pipeline.db import dialect_insert, iso, utcnow
 from pipeline.errors import FinsentError
+from pipeline.ingest.urls import normalise_feed_url, redact_text, redact_url, url_secrets
 from pipeline.schema import Feed
 
-WEB_SCHEMES = ("http", "https")
-MAX_URL_CHARS = 2048
-MAX_OPML_BYTES = 10 * 1024 * 1024
+MAX_NAME_CHARS = 512  # the width of feeds.name
 
 
-def normalise_feed_url(url: str, *, allow_private: bool) -> str:
-    """The URL to store for a feed, or a :class:`FinsentError` saying why it is refused.
-
-    Local paths become absolute ``file://`` URLs.
-    """
-    url = url.strip()
-    if not url:
-        raise FinsentError("feed URL is empty")
-    parts = urlsplit(url)
-    scheme = parts.scheme.lower()
-    # A one-letter "scheme" is a Windows drive; no scheme at all is a path.
-    is_path = not scheme or len(scheme) == 1
-    if scheme in WEB_SCHEMES:
-        try:
-            parts.port  # noqa: B018  (raises on a malformed port)
-        except ValueError as exc:
-            raise FinsentError(f"invalid feed URL {url!r}: {exc}") from None
-        if not parts.hostname:
-            raise FinsentError(f"invalid feed URL {url!r}: no host")
-        normalised = parts._replace(scheme=scheme).geturl()
-    elif scheme == "file" or is_path:
-        if not allow_private:
-            raise FinsentError(
-                f"local feed {url!r} refused: file:// URLs and paths need "
-                "FINSENT_ALLOW_PRIVATE_NETWORKS=1"
-            )
-        normalised = url if scheme == "file" else Path(url).expanduser().resolve().as_uri()
-    else:
-        raise FinsentError(f"unsupported URL scheme {scheme!r} in {url!r}; use http(s) or a file")
-    if len(normalised) > MAX_URL_CHARS:
-        raise FinsentError(f"feed URL longer than {MAX_URL_CHARS} characters")
-    return normalised
-
-
-def _dialect(session: Session) -> str:
-    return session.get_bind().dialect.name
-
-
-def add_feed(*, session: Session, url: str, name: str | None = None, allow_private: bool) -> Feed:
-    """Add a feed, or update the name of the feed with this URL (an upsert on the URL)."""
+def upsert_feed(
+    *, session: Session, url: str, name: str | None = None, allow_private: bool
+) -> tuple[Feed, bool]:
+    """Add a feed, or update the name of the feed with this URL; returns the feed and
+    whether it is new."""
     url = normalise_feed_url(url, allow_private=allow_private)
-    insert = dialect_insert(Feed, dialect_name=_dialect(session)).values(
+    if name is not None:
+        name = name[:MAX_NAME_CHARS]
+    known = session.scalar(select(Feed.id).where(Feed.url == url)) is not None
+    insert = dialect_insert(Feed, dialect_name=session.get_bind().dialect.name).values(
         url=url, name=name, enabled=True, consecutive_failures=0
     )
     if name is None:
@@ -74,7 +41,13 @@ def add_feed(*, session: Session, url: str, name: str | None = None, allow_priva
     # created_at is a Python-side default, which the Core insert above does not apply.
     session.execute(statement.values(created_at=utcnow()))
     query = select(Feed).where(Feed.url == url).execution_options(populate_existing=True)
-    return session.scalars(query).one()
+    return session.scalars(query).one(), not known
+
+
+def add_feed(*, session: Session, url: str, name: str | None = None, allow_private: bool) -> Feed:
+    """Add a feed, or update the name of the feed with this URL (an upsert on the URL)."""
+    feed, _added = upsert_feed(session=session, url=url, name=name, allow_private=allow_private)
+    return feed
 
 
 def list_feeds(*, session: Session) -> list[Feed]:
@@ -82,16 +55,31 @@ def list_feeds(*, session: Session) -> list[Feed]:
     return list(session.scalars(select(Feed).order_by(Feed.id)))
 
 
+def enabled_feed_ids(*, engine: Engine) -> list[int]:
+    """The ids of the feeds an ingest run polls, ascending (the DAG batches them)."""
+    with Session(engine) as session:
+        return list(
+            session.scalars(select(Feed.id).where(Feed.enabled.is_(True)).order_by(Feed.id))
+        )
+
+
 def find_feed(*, session: Session, ref: str) -> Feed:
-    """The feed with this id or URL; :class:`FinsentError` when there is none."""
+    """The feed with this id or URL (as given or in its stored form); :class:`FinsentError`
+    when there is none."""
     ref = ref.strip()
     feed = None
     if ref.isdigit():
         feed = session.get(Feed, int(ref))
+    candidates = [ref]
+    # A ref that is no URL finsent would store can only match literally.
+    with suppress(FinsentError):
+        candidates.append(normalise_feed_url(ref, allow_private=True))
+    for url in candidates:
+        if feed is None:
+            feed = session.scalars(select(Feed).where(Feed.url == url)).one_or_none()
     if feed is None:
-        feed = session.scalars(select(Feed).where(Feed.url == ref)).one_or_none()
-    if feed is None:
-        raise FinsentError(f"no feed with id or URL {ref!r} (see `finsent feeds list`)")
+        shown = redact_text(ref, secrets=url_secrets(ref))
+        raise FinsentError(f"no feed with id or URL {shown!r} (see `finsent feeds list`)")
     return feed
 
 
@@ -113,18 +101,15 @@ def set_feed_enabled(*, session: Session, ref: str, enabled: bool) -> Feed:
 
 
 def feed_as_dict(feed: Feed) -> dict[str, Any]:
-    """The JSON shape of a feed in ``finsent feeds list --json``."""
+    """The JSON shape of a feed in ``finsent feeds list --json``; credentials redacted."""
+    secrets = url_secrets(feed.url)
     return {
         "id": feed.id,
-        "url": feed.url,
+        "url": redact_url(feed.url),
         "name": feed.name,
         "enabled": feed.enabled,
-        "last_success_at": _iso(feed.last_success_at),
+        "last_success_at": iso(feed.last_success_at),
         "consecutive_failures": feed.consecutive_failures,
-        "next_attempt_at": _iso(feed.next_attempt_at),
-        "last_error": feed.last_error,
+        "next_attempt_at": iso(feed.next_attempt_at),
+        "last_error": redact_text(feed.last_error, secrets=secrets) if feed.last_error else None,
     }
-
-
-def _iso(value: Any) -> str | None:
-    return value.isoformat() if value is not None else None

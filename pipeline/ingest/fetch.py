@@ -20,8 +20,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from enum import StrEnum
 from pathlib import Path
-from typing import Literal
 from urllib.parse import urljoin, urlsplit
 from urllib.request import url2pathname
 
@@ -33,6 +33,7 @@ from pipeline.ingest.netguard import (
     UnresolvableHost,
     guarded_transport,
 )
+from pipeline.ingest.urls import WEB_SCHEMES, redact_text, url_secrets
 from pipeline.settings import Settings
 
 ACCEPT = (
@@ -42,11 +43,19 @@ ACCEPT = (
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 
 
+class FetchStatus(StrEnum):
+    """How fetching one feed URL ended (the values are what reports have always said)."""
+
+    OK = "ok"  # a body came back
+    NOT_MODIFIED = "not_modified"  # the validators matched: nothing new
+    ERROR = "error"
+
+
 @dataclass
 class FetchResult:
-    """The outcome of fetching one feed URL."""
+    """What fetching one feed URL returned, and how long it took."""
 
-    status: Literal["ok", "not_modified", "error"]
+    status: FetchStatus
     url: str  # the last URL requested (after redirects)
     http_status: int | None = None
     body: bytes = b""
@@ -54,7 +63,8 @@ class FetchResult:
     etag: str | None = None
     last_modified: str | None = None
     retry_after_seconds: float | None = None
-    error: str | None = None
+    error: str | None = None  # why, when the status is ERROR (credentials redacted)
+    duration_ms: int = 0
 
 
 class _FetchFailed(Exception):
@@ -177,13 +187,30 @@ class Fetcher:
         last_modified: str | None = None,
         now: datetime | None = None,
     ) -> FetchResult:
-        """Fetch ``url`` once; never raises for network or content problems."""
+        """Fetch ``url`` once; never raises: a failure is a result with an ERROR status."""
+        started = time.perf_counter()
+        try:
+            result = self._fetch_any(url, etag=etag, last_modified=last_modified, now=now)
+        except Exception as exc:  # a bug on hostile input must not stop the run
+            result = FetchResult(
+                FetchStatus.ERROR, url, error=f"unexpected {type(exc).__name__}: {exc}"[:500]
+            )
+        if result.error is not None:
+            # The URL's credentials must not reach a report, a log or the database.
+            secrets = url_secrets(url) + url_secrets(result.url)
+            result.error = redact_text(result.error, secrets=secrets)
+        result.duration_ms = int((time.perf_counter() - started) * 1000)
+        return result
+
+    def _fetch_any(
+        self, url: str, *, etag: str | None, last_modified: str | None, now: datetime | None
+    ) -> FetchResult:
         scheme = urlsplit(url).scheme.lower()
-        if scheme in ("http", "https"):
+        if scheme in WEB_SCHEMES:
             return self._fetch_http(url, etag=etag, last_modified=last_modified, now=now)
         if scheme == "file" or len(scheme) <= 1:
             return self._fetch_file(url, etag=etag)
-        return FetchResult("error", url, error=f"unsupported URL scheme {scheme!r}")
+        return FetchResult(FetchStatus.ERROR, url, error=f"unsupported URL scheme {scheme!r}")
 
     def _fetch_http(
         self, url: str, *, etag: str | None, last_modified: str | None, now: datetime | None
@@ -199,7 +226,7 @@ class Fetcher:
         try:
             for _hop in range(settings.fetch_max_redirects + 1):
                 parts = urlsplit(url)
-                if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+                if parts.scheme.lower() not in WEB_SCHEMES or not parts.hostname:
                     raise _FetchFailed(f"redirect to a non-HTTP URL {url!r} refused")
                 with self._host_slot(parts.hostname.lower()):
                     request = self._client.build_request("GET", url, headers=headers)
@@ -210,13 +237,13 @@ class Fetcher:
                         if code in REDIRECT_STATUSES and location:
                             url = urljoin(url, location.strip())
                         elif code == 304:
-                            return FetchResult("not_modified", url, http_status=304)
+                            return FetchResult(FetchStatus.NOT_MODIFIED, url, http_status=304)
                         elif code == 200:
                             body = _read_capped(
                                 response, max_bytes=settings.fetch_max_bytes, deadline=deadline
                             )
                             return FetchResult(
-                                "ok",
+                                FetchStatus.OK,
                                 url,
                                 http_status=200,
                                 body=body,
@@ -233,17 +260,19 @@ class Fetcher:
                 visited.append(url)
             raise _FetchFailed(f"too many redirects (more than {settings.fetch_max_redirects})")
         except _FetchFailed as exc:
-            return FetchResult("error", url, http_status=exc.http_status, error=str(exc))
+            return FetchResult(FetchStatus.ERROR, url, http_status=exc.http_status, error=str(exc))
         except RefusedAddress as exc:
-            return FetchResult("error", url, error=f"refused: {exc}")
+            return FetchResult(FetchStatus.ERROR, url, error=f"refused: {exc}")
         except UnresolvableHost as exc:
-            return FetchResult("error", url, error=str(exc))
+            return FetchResult(FetchStatus.ERROR, url, error=str(exc))
         except httpx.ConnectTimeout:
-            return FetchResult("error", url, error="connect timeout")
+            return FetchResult(FetchStatus.ERROR, url, error="connect timeout")
         except httpx.TimeoutException:
-            return FetchResult("error", url, error="timeout: the server stopped answering")
+            return FetchResult(
+                FetchStatus.ERROR, url, error="timeout: the server stopped answering"
+            )
         except (httpx.HTTPError, httpx.InvalidURL) as exc:
-            return FetchResult("error", url, error=f"{type(exc).__name__}: {exc}"[:500])
+            return FetchResult(FetchStatus.ERROR, url, error=f"{type(exc).__name__}: {exc}"[:500])
 
     @staticmethod
     def _http_error(response: httpx.Response, url: str, *, now: datetime | None) -> FetchResult:
@@ -259,39 +288,47 @@ class Fetcher:
         if retry_after is not None:
             message += f" (Retry-After {retry_after:.0f}s)"
         return FetchResult(
-            "error", url, http_status=code, retry_after_seconds=retry_after, error=message
+            FetchStatus.ERROR, url, http_status=code, retry_after_seconds=retry_after, error=message
         )
 
     def _fetch_file(self, url: str, *, etag: str | None) -> FetchResult:
         if not self.settings.allow_private_networks:
             return FetchResult(
-                "error", url, error="local feeds are refused unless FINSENT_ALLOW_PRIVATE_NETWORKS"
+                FetchStatus.ERROR,
+                url,
+                error="local feeds are refused unless FINSENT_ALLOW_PRIVATE_NETWORKS",
             )
         parts = urlsplit(url)
         if parts.scheme.lower() == "file":
             if parts.netloc not in ("", "localhost"):
-                return FetchResult("error", url, error=f"file URL on host {parts.netloc!r}")
+                return FetchResult(
+                    FetchStatus.ERROR, url, error=f"file URL on host {parts.netloc!r}"
+                )
             path = Path(url2pathname(parts.path))
         else:
             path = Path(url)
         try:
             stat = path.stat()
             if not path.is_file():
-                return FetchResult("error", url, error=f"{path} is not a regular file")
+                return FetchResult(FetchStatus.ERROR, url, error=f"{path} is not a regular file")
             # The file's own validator: unchanged size and mtime means unchanged content.
             file_etag = f'"file-{stat.st_mtime_ns:x}-{stat.st_size:x}"'
             if etag == file_etag:
-                return FetchResult("not_modified", url)
+                return FetchResult(FetchStatus.NOT_MODIFIED, url)
             if stat.st_size > self.settings.fetch_max_bytes:
                 return FetchResult(
-                    "error",
+                    FetchStatus.ERROR,
                     url,
                     error=f"file exceeds the {self.settings.fetch_max_bytes}-byte limit",
                 )
             with path.open("rb") as handle:
                 body = handle.read(self.settings.fetch_max_bytes + 1)
         except OSError as exc:
-            return FetchResult("error", url, error=f"cannot read {path}: {exc.strerror or exc}")
+            return FetchResult(
+                FetchStatus.ERROR, url, error=f"cannot read {path}: {exc.strerror or exc}"
+            )
         if len(body) > self.settings.fetch_max_bytes:
-            return FetchResult("error", url, error="file grew past the byte limit while read")
-        return FetchResult("ok", url, body=body, etag=file_etag)
+            return FetchResult(
+                FetchStatus.ERROR, url, error="file grew past the byte limit while read"
+            )
+        return FetchResult(FetchStatus.OK, url, body=body, etag=file_etag)

@@ -14,6 +14,8 @@ from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from pipeline.ingest.urls import WEB_SCHEMES, host_and_port
+
 # Dates more than this far ahead of the fetch time are feed errors, not scoops.
 FUTURE_SKEW = timedelta(minutes=10)
 # Before web feeds existed: such a date is a placeholder (0001-01-01, 1970-01-01), not news.
@@ -46,7 +48,6 @@ TRACKING_PARAMS = frozenset(
         "wt.mc_id",
     }
 )
-DEFAULT_PORTS = {"http": 80, "https": 443}
 
 _WHITESPACE = re.compile(r"\s+")
 # C0/C1 controls except tab/newline/CR; PostgreSQL text refuses NUL outright.
@@ -158,16 +159,13 @@ def canonical_url(url: str | None) -> str | None:
     url = url.strip()
     try:
         parts = urlsplit(url)
-        port = parts.port
+        parts.port  # noqa: B018  (raises on a malformed port)
     except ValueError:
         return None
     scheme = parts.scheme.lower()
-    host = (parts.hostname or "").rstrip(".")
-    if scheme not in DEFAULT_PORTS or not host:
+    if scheme not in WEB_SCHEMES or not (parts.hostname or "").rstrip("."):
         return None
-    if ":" in host:  # IPv6 literal
-        host = f"[{host}]"
-    netloc = host if port in (None, DEFAULT_PORTS[scheme]) else f"{host}:{port}"
+    netloc = host_and_port(parts)
     if parts.username:
         netloc = f"{parts.username}@{netloc}"
     query = sorted(

@@ -10,7 +10,8 @@ from xml.etree.ElementTree import Element
 from sqlalchemy.orm import Session
 
 from pipeline.errors import FinsentError
-from pipeline.ingest.feeds import add_feed
+from pipeline.ingest.feeds import upsert_feed
+from pipeline.ingest.urls import redact_text, redact_url, url_secrets
 from pipeline.schema import Feed
 
 MAX_OPML_BYTES = 10 * 1024 * 1024
@@ -18,14 +19,26 @@ MAX_OPML_BYTES = 10 * 1024 * 1024
 
 @dataclass
 class OpmlImport:
-    """What an OPML import did: feeds added or updated, outlines refused with the reason."""
+    """What an OPML import did: feeds added, feeds already known (their names updated),
+    and outlines refused with the reason."""
 
-    feeds: list[Feed] = field(default_factory=list)
-    refused: list[tuple[str, str]] = field(default_factory=list)
+    added: list[Feed] = field(default_factory=list)
+    known: list[Feed] = field(default_factory=list)
+    refused: list[tuple[str, str]] = field(default_factory=list)  # (redacted URL, reason)
 
     def as_dict(self) -> dict[str, Any]:
+        """The ``finsent feeds import --json`` document; URLs redacted."""
+        feeds = [(feed, "added") for feed in self.added] + [
+            (f, "already_known") for f in self.known
+        ]
         return {
-            "imported": len(self.feeds),
+            "imported": len(feeds),
+            "added": len(self.added),
+            "already_known": len(self.known),
+            "feeds": [
+                {"id": feed.id, "url": redact_url(feed.url), "name": feed.name, "status": status}
+                for feed, status in sorted(feeds, key=lambda pair: pair[0].id)
+            ],
             "refused": [{"url": url, "reason": reason} for url, reason in self.refused],
         }
 
@@ -73,11 +86,16 @@ def import_opml(*, session: Session, path: Path, allow_private: bool) -> OpmlImp
     if len(data) > MAX_OPML_BYTES:
         raise FinsentError(f"OPML file larger than {MAX_OPML_BYTES // (1024 * 1024)} MiB")
     result = OpmlImport()
+    seen: set[int] = set()
     for url, title in read_opml(data):
         try:
-            result.feeds.append(
-                add_feed(session=session, url=url, name=title, allow_private=allow_private)
+            feed, added = upsert_feed(
+                session=session, url=url, name=title, allow_private=allow_private
             )
         except FinsentError as exc:
-            result.refused.append((url, str(exc)))
+            result.refused.append((redact_text(url, secrets=url_secrets(url)), str(exc)))
+            continue
+        if feed.id not in seen:  # an outline listed twice is still one feed
+            seen.add(feed.id)
+            (result.added if added else result.known).append(feed)
     return result

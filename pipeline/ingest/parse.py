@@ -35,6 +35,7 @@ from pipeline.ingest.normalize import (
     stable_guid,
     struct_time_to_utc,
 )
+from pipeline.ingest.urls import is_web_url, without_userinfo
 
 # Tokens that matter while looking for the end of a DOCTYPE: quoted strings,
 # comments and processing instructions (which may contain brackets), brackets, '>'.
@@ -77,7 +78,6 @@ class ParsedFeed:
     version: str
     entries_seen: int
     items: list[EntryItem] = field(default_factory=list)
-    warning: str | None = None  # a bozo feed that still gave entries
 
 
 def _doctype_end(data: bytes, start: int) -> int | None:
@@ -127,16 +127,27 @@ def _describe_non_feed(body: bytes, bozo: Exception | None) -> str:
     return "not a feed: no RSS, Atom or RDF structure found"
 
 
-def _first(entry: Any, *names: str) -> Any:
-    for name in names:
-        value = entry.get(name)
-        if value:
-            return value
-    return None
+def _entry_link(value: Any, *, base_url: str) -> str | None:
+    """The entry's link, absolute, if it is an http(s) URL that fits the column.
+
+    Links leave finsent in alerts (webhooks, email, the dashboard), so a
+    ``javascript:`` or ``data:`` link, or any other scheme, is never stored.
+    """
+    link = value.strip() if isinstance(value, str) else None
+    if not link:
+        return None
+    if not link.startswith(("http://", "https://")):
+        try:
+            link = urljoin(base_url, link)
+        except ValueError:  # a malformed link, such as an unclosed IPv6 bracket
+            return None
+    if len(link) > MAX_KEY_CHARS or not is_web_url(link):
+        return None
+    return link
 
 
 def _entry_item(
-    entry: Any, *, feed_url: str, feed_id: int, fetched_at: datetime
+    entry: Any, *, base_url: str, feed_id: int, fetched_at: datetime
 ) -> EntryItem | None:
     title = html_to_text(entry.get("title"), max_chars=MAX_TITLE_CHARS)
     summary_html = entry.get("summary")
@@ -146,12 +157,7 @@ def _entry_item(
     summary = html_to_text(summary_html, max_chars=MAX_SUMMARY_CHARS)
     if not title and not summary:
         return None  # nothing to read, nothing to score
-    link = entry.get("link")
-    link = link.strip() if isinstance(link, str) else None
-    if link and not link.startswith(("http://", "https://")):
-        link = urljoin(feed_url, link)
-    if link and len(link) > MAX_KEY_CHARS:
-        link = None
+    link = _entry_link(entry.get("link"), base_url=base_url)
     published = None
     for parsed in (entry.get("published_parsed"), entry.get("updated_parsed")):
         published = struct_time_to_utc(parsed)
@@ -165,7 +171,7 @@ def _entry_item(
         content_hash=content_hash(title, summary),
         title=title,
         summary=summary,
-        link=link or None,
+        link=link,
         published_at=published_at,
         published_from_feed=from_feed,
     )
@@ -199,10 +205,10 @@ def parse_feed(
         if bozo is not None and not isinstance(bozo, _SOFT_BOZO):
             raise NotAFeed(f"malformed {version} feed: {bozo}"[:500])
     result = ParsedFeed(version=version or "unknown", entries_seen=len(entries))
-    if bozo is not None:
-        result.warning = f"{type(bozo).__name__}: {bozo}"[:500]
+    # Relative links resolve against the feed's URL, never carrying its credentials.
+    base_url = without_userinfo(url)
     for entry in entries:
-        item = _entry_item(entry, feed_url=url, feed_id=feed_id, fetched_at=fetched_at)
+        item = _entry_item(entry, base_url=base_url, feed_id=feed_id, fetched_at=fetched_at)
         if item is not None:
             result.items.append(item)
     return result

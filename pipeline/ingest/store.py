@@ -1,17 +1,29 @@
-"""Storing a feed's entries as articles: dedup by GUID, then canonical URL, then content hash."""
+"""Writing one feed's run: its new articles, its state and its attempt row, in one transaction.
+
+Articles are deduplicated by GUID, then canonical URL, then content hash. The
+feed's row is locked first, so two runs that poll the same feed at once write
+it one after the other; a story that two feeds carry is inserted once, whichever
+run gets there first (``ON CONFLICT DO NOTHING``).
+"""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import String, any_, literal, select, union_all
+from sqlalchemy import Engine, String, any_, literal, select, text, union_all
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
 from pipeline.db import dialect_insert
+from pipeline.ingest.fetch import FetchResult
 from pipeline.ingest.parse import EntryItem
-from pipeline.schema import Article
+from pipeline.ingest.report import FeedOutcome, FeedStatus
+from pipeline.ingest.schedule import backoff_delay
+from pipeline.ingest.urls import redact_text
+from pipeline.schema import Article, Feed
+from pipeline.settings import Settings
 
 LOOKUP_CHUNK = 300  # items per lookup query: 900 bound keys, far below SQLite's limit
 
@@ -96,3 +108,93 @@ def insert_new_articles(
         .returning(Article.__table__.c.id)
     )
     return len(session.execute(statement, rows).all())
+
+
+def _fitting(value: str | None, column: Any) -> str | None:
+    """``value`` if it fits ``column``; a validator cut short would never match again."""
+    return value if value is None or len(value) <= column.type.length else None
+
+
+def _apply(
+    session: Session,
+    outcome: FeedOutcome,
+    *,
+    result: FetchResult,
+    items: list[EntryItem],
+    now: datetime,
+    settings: Settings,
+) -> FeedOutcome:
+    """Write ``outcome`` (and, when fetched, ``items``) to the feed it belongs to."""
+    # FOR UPDATE: a concurrent run on the same feed waits here, so failure counts add up.
+    feed = session.get(Feed, outcome.feed_id, with_for_update=True)
+    if feed is None:
+        return replace(outcome, status=FeedStatus.ERROR, error="feed removed during the run")
+    feed.last_attempt_at = now
+    if outcome.status is FeedStatus.FETCHED:
+        new = insert_new_articles(session=session, items=items, feed_id=feed.id, fetched_at=now)
+        outcome = replace(outcome, new_articles=new, duplicates=len(items) - new)
+        # Validators only after a 200 whose body was a feed.
+        feed.etag = _fitting(result.etag, Feed.__table__.c.etag)
+        feed.last_modified = _fitting(result.last_modified, Feed.__table__.c.last_modified)
+    if outcome.status in (FeedStatus.FETCHED, FeedStatus.NOT_MODIFIED):
+        feed.last_success_at = now
+        feed.consecutive_failures = 0
+        feed.next_attempt_at = None
+        feed.last_error = None
+    else:
+        feed.consecutive_failures = (feed.consecutive_failures or 0) + 1
+        feed.last_error = outcome.error
+        delay = backoff_delay(
+            failures=feed.consecutive_failures,
+            settings=settings,
+            retry_after=result.retry_after_seconds,
+        )
+        feed.next_attempt_at = now + delay if delay else None
+    session.add(outcome.attempt_row(started_at=now))
+    return outcome
+
+
+def _relax_commit_durability(session: Session) -> None:
+    """On PostgreSQL, do not wait for this transaction's WAL flush at commit.
+
+    A crash of the database server may then lose the last moments of commits,
+    whole transactions only: a feed's articles, validators and attempt row go
+    together, so the next run fetches that feed again and stores what was lost.
+    Waiting for the flush of every feed's commit otherwise dominates the run.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SET LOCAL synchronous_commit TO OFF"))
+
+
+def store_feed_run(
+    *,
+    engine: Engine,
+    outcome: FeedOutcome,
+    result: FetchResult,
+    items: list[EntryItem],
+    now: datetime,
+    settings: Settings,
+) -> FeedOutcome:
+    """Write one feed's run in one transaction; returns the outcome as written (with its
+    new-article count). If that transaction fails, the failure itself is recorded in
+    another, so one feed's bad data never ends the run."""
+    try:
+        with Session(engine, expire_on_commit=False) as session, session.begin():
+            _relax_commit_durability(session)
+            return _apply(session, outcome, result=result, items=items, now=now, settings=settings)
+    except Exception as exc:  # isolation: one feed's bad data must not end the run
+        # The statement's parameters are in the message: no URL credentials in them.
+        error = redact_text(f"storing failed: {type(exc).__name__}: {exc}")[:500]
+    failed = replace(
+        outcome, status=FeedStatus.ERROR, error=error, entries_seen=0, new_articles=0, duplicates=0
+    )
+    with Session(engine, expire_on_commit=False) as session, session.begin():
+        return _apply(session, failed, result=result, items=[], now=now, settings=settings)
+
+
+def store_skipped(*, engine: Engine, outcomes: list[FeedOutcome], now: datetime) -> None:
+    """Record the feeds a run skipped (their attempt rows; their state is unchanged)."""
+    if not outcomes:
+        return
+    with Session(engine) as session, session.begin():
+        session.add_all(outcome.attempt_row(started_at=now) for outcome in outcomes)

@@ -227,7 +227,7 @@ def ingest_settings(db_url: str, **overrides: object) -> Settings:
         "database_url": db_url,
         "allow_private_networks": True,
         "feed_min_interval_seconds": 0,
-        "backoff_base_seconds": 0,
+        "backoff_base_seconds": 1,  # the least allowed; reruns in tests are minutes apart
         "fetch_connect_timeout": 2.0,
         "fetch_read_timeout": 1.0,
         "fetch_total_timeout": 3.0,

@@ -71,10 +71,16 @@ def test_feed_data_access(db_url: str, tmp_path: Path) -> None:
             assert first.id == again.id == unnamed.id and unnamed.name == "A"
             first_id = first.id
             result = import_opml(session=session, path=opml, allow_private=False)
-            assert [feed.name for feed in result.feeds] == ["Markets Wire", "Central Bank Watch"]
+            assert [feed.name for feed in result.added] == ["Markets Wire", "Central Bank Watch"]
+            assert result.known == []
             assert [url for url, _ in result.refused] == ["gopher://old.example.com/feed"]
-            # Importing again is an upsert: no duplicates.
-            import_opml(session=session, path=opml, allow_private=False)
+            # Importing again is an upsert: no duplicates, and it says so.
+            again_result = import_opml(session=session, path=opml, allow_private=False)
+            assert again_result.added == []
+            assert [feed.name for feed in again_result.known] == [
+                "Markets Wire",
+                "Central Bank Watch",
+            ]
             assert len(list_feeds(session=session)) == 3
         with Session(engine) as session, session.begin():
             cb = find_feed(session=session, ref="https://cbwatch.example.com/atom.xml")

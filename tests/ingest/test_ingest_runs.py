@@ -142,6 +142,6 @@ def test_a_failing_database_ends_the_run_without_hanging(
     def broken_store(*args: object, **kwargs: object) -> None:
         raise RuntimeError("database went away")
 
-    monkeypatch.setattr(pipeline.ingest.poll, "_store", broken_store)
+    monkeypatch.setattr(pipeline.ingest.poll, "store_feed_run", broken_store)
     with pytest.raises(RuntimeError, match="database went away"):
         run_ingest(ingest_settings(sqlite_url, fetch_concurrency=1), now=T0)
