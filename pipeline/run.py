@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from pipeline.settings import Settings
 
 
 def run_pipeline(
-    *, settings: Settings, progress: bool = False, detect_at: datetime | None = None
+    *, settings: Settings, progress: bool = False
 ) -> dict[str, dict[str, Any]]:
     """Run the three stages once against ``settings``; returns each stage's report.
 
-    ``detect_at`` evaluates the alert rules as of that time instead of now (the demo
-    replays old feeds with it).
     """
     # Heavy imports (torch, transformers) only once the data path actually runs.
     from pipeline.alerts import run_detection
@@ -27,7 +24,7 @@ def run_pipeline(
         ingest = ingest_feeds(engine=engine, settings=settings)
         scorer = load_scorer(settings)
         score = score_articles(engine=engine, scorer=scorer, progress=progress)
-        detect = run_detection(engine=engine, settings=settings, now=detect_at)
+        detect = run_detection(engine=engine, settings=settings, )
     finally:
         engine.dispose()
     return {"ingest": ingest.as_dict(), "score": score.as_dict(), "detect": detect.as_dict()}

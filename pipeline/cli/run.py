@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import typer
 
@@ -27,34 +28,45 @@ def run(json_output: bool = JsonOption) -> None:
         typer.echo(f"{stage}: {fields}")
 
 
-DEMO_DATABASE_URL = "sqlite:///finsent-demo.db"
-
-
 @app.command("demo")
 def demo(
-    database_url: str = typer.Option(
-        DEMO_DATABASE_URL, "--database-url", help="Where the demo writes (its own SQLite file)."
+    home: Path = typer.Option(
+        Path("finsent-demo"), "--home", help="The demo's folder: database, outbox, logs."
+    ),
+    once: bool = typer.Option(
+        False,
+        "--once",
+        help="Run the scenario once through ingest → score → detect into a fresh database, "
+        "then exit.",
+    ),
+    serve: bool = typer.Option(
+        True,
+        "--serve/--no-serve",
+        help="After the first cycle, keep the scheduler and the dashboard running "
+        "(--no-serve: stop after the first cycle).",
+    ),
+    feed_port: int = typer.Option(
+        8599, "--feed-port", min=1, max=65535, help="Loopback port of the demo's feeds."
     ),
     json_output: bool = JsonOption,
 ) -> None:
-    """Replay the bundled demo feeds through ingest → score → detect on the shipped model.
+    """finsent on news written for it: ten days of headlines and a burst of bad banking
+    news, served on loopback, ingested, scored by the shipped model, with an alert.
 
-    A week of ordinary finance news, then a two-hour burst of bad banking news: the
-    detector opens an alert, written to the outbox folder (or sent, where email or a
-    webhook is configured). Detection runs as of the last bundled story, so the demo
-    shows the same thing whatever today's date is. Running it again adds nothing.
+    Everything it writes stays under --home. Alert messages go to <home>/outbox (or are
+    sent, where email or a webhook is configured).
     """
-    from pipeline.demo import replay_demo
+    from pipeline.demo import demo_settings, reset_demo, run_first_cycle, start_feed_server
 
-    # The bundled feeds are local files: the demo, and only the demo, may read them.
-    settings = get_settings().model_copy(
-        update={
-            "database_url": database_url,
-            "allow_private_networks": True,
-            "feed_min_interval_seconds": 0,
-        }
-    )
-    summary = replay_demo(settings=settings, progress=not json_output and sys.stderr.isatty())
+    settings = demo_settings(get_settings(), home=home)
+    if once:
+        reset_demo(home)
+    show_progress = not json_output and sys.stderr.isatty()
+    with start_feed_server(home, port=feed_port) as server:
+        if not json_output:
+            typer.echo(f"[1/2] demo feeds on http://127.0.0.1:{server.port}/", err=True)
+            typer.echo("[2/2] first cycle: ingest → score → detect ...", err=True)
+        summary = run_first_cycle(settings=settings, server=server, progress=show_progress)
     text = summary.pop("text")
     if json_output:
         print_json(summary)

@@ -1,46 +1,75 @@
-"""The demo: bundled feeds replayed through the whole data path on the shipped model.
+"""The demo: finsent's whole data path on news written for it, from a folder of its own.
 
-``replay-*.xml`` hold a week of ordinary finance headlines and, at the end, a
-two-hour burst of bad banking news (regenerate them with
-``python -m pipeline.demo.make_demo_feeds``). The alert rules are evaluated as
-of the last bundled story, so the demo shows the same alert on any date.
+:mod:`~pipeline.demo.scenario` holds the stories (ten days of ordinary headlines, a
+burst of bad banking news just before the demo's anchor, more stories after it);
+:mod:`~pipeline.demo.feedserver` serves them on loopback as RSS. :func:`run_first_cycle`
+registers the feeds and runs ingest → score → detect through the real stages into
+``<home>/finsent.db``, with alert messages in ``<home>/outbox`` (no channel is
+configured). Everything the demo writes stays under ``home`` (``./finsent-demo``).
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
-from email.utils import parsedate_to_datetime
+import shutil
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from pipeline.demo.feedserver import DemoFeedServer
+from pipeline.demo.scenario import demo_items
 from pipeline.settings import Settings
 
-DEMO_FEEDS_DIR = Path(__file__).resolve().parent
+DEMO_HOME = Path("finsent-demo")
+DEMO_FEED_PORT = 8599
 
 
-def demo_feed_paths() -> list[Path]:
-    """The bundled demo feeds, in a fixed order."""
-    return sorted(DEMO_FEEDS_DIR.glob("replay-*.xml"))
-
-
-def replay_time() -> datetime:
-    """Five minutes after the newest story in the bundled feeds."""
-    # Our own bundled files, so the standard library parser is safe here.
-    from xml.etree import ElementTree
-
-    newest = max(
-        parsedate_to_datetime(element.text or "")
-        for path in demo_feed_paths()
-        for element in ElementTree.parse(path).iter("pubDate")
+def demo_settings(base: Settings, *, home: Path) -> Settings:
+    """``base`` pointed at the demo's own folder; private networks allowed for its feeds."""
+    home = home.resolve()
+    return base.model_copy(
+        update={
+            "database_url": f"sqlite:///{home / 'finsent.db'}",
+            "outbox_dir": home / "outbox",
+            # The demo's feeds are on loopback: the demo, and only the demo, may read them.
+            "allow_private_networks": True,
+            "feed_min_interval_seconds": 0,
+        }
     )
-    return newest + timedelta(minutes=5)
 
 
-def replay_demo(*, settings: Settings, progress: bool = False) -> dict[str, Any]:
-    """Add the demo feeds to ``settings.database_url``, run the data path, summarise it."""
+def reset_demo(home: Path) -> None:
+    """Forget a previous demo run: its database, outbox and anchor (the --once path)."""
+    for name in ("finsent.db", "finsent.db-wal", "finsent.db-shm", "anchor.txt"):
+        (home / name).unlink(missing_ok=True)
+    shutil.rmtree(home / "outbox", ignore_errors=True)
+
+
+def demo_anchor(home: Path) -> datetime:
+    """When this demo was first started (created now if new): the scenario's clock."""
+    path = home / "anchor.txt"
+    if path.is_file():
+        try:
+            return datetime.fromisoformat(path.read_text().strip()).astimezone(UTC)
+        except ValueError:
+            pass  # a damaged anchor: start the scenario afresh
+    anchor = datetime.now(UTC).replace(microsecond=0)
+    home.mkdir(parents=True, exist_ok=True)
+    path.write_text(anchor.isoformat() + "\n")
+    return anchor
+
+
+def start_feed_server(home: Path, *, port: int = DEMO_FEED_PORT) -> DemoFeedServer:
+    """The demo's feeds on ``127.0.0.1:<port>``; a port in use is a one-line error."""
+    return DemoFeedServer(demo_items(demo_anchor(home)), port=port)
+
+
+def run_first_cycle(
+    *, settings: Settings, server: DemoFeedServer, progress: bool = False
+) -> dict[str, Any]:
+    """Register the demo feeds and run ingest → score → detect once; summarise it."""
     from pipeline.alerts.actions import alert_as_dict, list_alerts
     from pipeline.ingest.feeds import add_feed
     from pipeline.run import run_pipeline
@@ -50,9 +79,9 @@ def replay_demo(*, settings: Settings, progress: bool = False) -> dict[str, Any]
     engine = open_database(settings, migrate=True)
     try:
         with Session(engine) as session, session.begin():
-            for path in demo_feed_paths():
-                add_feed(session=session, url=path.as_uri(), allow_private=True)
-        reports = run_pipeline(settings=settings, progress=progress, detect_at=replay_time())
+            for name, url in server.feed_urls().items():
+                add_feed(session=session, url=url, name=f"finsent demo: {name}", allow_private=True)
+        reports = run_pipeline(settings=settings, progress=progress)
         with Session(engine) as session:
             version = reports["score"]["model_version"]
             sentiments = dict(
