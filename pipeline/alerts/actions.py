@@ -10,8 +10,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from pipeline.alerts.lifecycle import OPEN_STATES
-from pipeline.db import utcnow
+from pipeline.alerts.states import OPEN_ALERT_STATES, AlertState
+from pipeline.db import iso, utcnow
 from pipeline.errors import FinsentError, UsageError
 from pipeline.schema import Alert, Delivery, Silence
 
@@ -35,9 +35,9 @@ def list_alerts(*, session: Session, state: str = "all", limit: int | None = Non
     """Alerts, newest first. ``state``: pending | firing | resolved | open | all."""
     query = select(Alert).order_by(Alert.started_at.desc(), Alert.id.desc())
     if state == "open":
-        query = query.where(Alert.state.in_(OPEN_STATES))
+        query = query.where(Alert.state.in_(OPEN_ALERT_STATES))
     elif state != "all":
-        if state not in ("pending", "firing", "resolved"):
+        if state not in set(AlertState):
             raise UsageError(f"unknown state {state!r}; use firing, resolved, pending, open or all")
         query = query.where(Alert.state == state)
     if limit is not None:
@@ -46,14 +46,15 @@ def list_alerts(*, session: Session, state: str = "all", limit: int | None = Non
 
 
 def alert_as_dict(*, session: Session, alert: Alert) -> dict[str, Any]:
-    """An alert with its evidence and deliveries, ready for JSON."""
+    """An alert with its evidence and deliveries, ready for JSON.
+
+    Each delivery is one target (a webhook URL, an email recipient, a folder) with its own
+    ``status`` (:class:`~pipeline.alerts.states.DeliveryStatus`): a recipient the mail
+    server refused shows as ``refused`` with the server's reply in ``last_error``.
+    """
     deliveries = session.scalars(
         select(Delivery).where(Delivery.alert_id == alert.id).order_by(Delivery.id)
     )
-
-    def iso(value: datetime | None) -> str | None:
-        return value.isoformat() if value else None
-
     return {
         "id": alert.id,
         "rule": alert.rule,

@@ -23,7 +23,7 @@ The current model version is, unless given, the one that scored most recently
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -43,15 +43,15 @@ from pipeline.alerts.deliveries import (
     schedule_deliveries,
     send_due_deliveries,
 )
+from pipeline.alerts.evidence import Evidence, LatestEvaluation, evidence_of
 from pipeline.alerts.notify import Notifier, notifiers_from_settings
 from pipeline.alerts.rule import ALL_SCOPE, RULE_NAME, Counts, DetectorConfig, Evaluation
 from pipeline.alerts.rule import evaluate_scopes as _evaluate_scopes
-from pipeline.db import utcnow
+from pipeline.alerts.states import OPEN_ALERT_STATES, AlertState, DeliveryEvent
+from pipeline.db import iso, utcnow
 from pipeline.errors import FinsentError
 from pipeline.schema import Alert, Silence
 from pipeline.settings import Settings
-
-OPEN_STATES = ("pending", "firing")
 
 
 @dataclass
@@ -71,7 +71,7 @@ class DetectReport:
 
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
-        data["evaluated_at"] = self.evaluated_at.isoformat() if self.evaluated_at else None
+        data["evaluated_at"] = iso(self.evaluated_at)
         return data
 
 
@@ -120,7 +120,7 @@ class _Context:
         return max(times) if times else None
 
 
-def _evidence(ctx: _Context, topic: str, ev: Evaluation) -> dict[str, Any]:
+def _evidence(ctx: _Context, topic: str, ev: Evaluation) -> Evidence:
     headlines = most_negative_headlines(
         session=ctx.session,
         model_version=ctx.model_version,
@@ -129,53 +129,70 @@ def _evidence(ctx: _Context, topic: str, ev: Evaluation) -> dict[str, Any]:
         topic=None if topic == ALL_SCOPE else topic,
         limit=ctx.settings.detect_top_headlines,
     )
-    return {
-        "window_start": ctx.window_start.isoformat(),
-        "window_end": ctx.now.isoformat(),
-        "window_hours": ctx.settings.detect_window_hours,
-        "baseline_start": ctx.baseline_start.isoformat(),
-        "baseline_days": ctx.settings.detect_baseline_days,
-        **ev.as_dict(),
-        "alpha": ctx.config.alpha,
-        "min_volume": ctx.config.min_volume,
-        "min_lift": ctx.config.min_lift,
-        "model_version": ctx.model_version,
-        "headlines": [h.as_dict() for h in headlines],
-        "silenced_until": None,
-    }
+    return Evidence(
+        window_start=ctx.window_start,
+        window_end=ctx.now,
+        window_hours=ctx.settings.detect_window_hours,
+        baseline_start=ctx.baseline_start,
+        baseline_days=ctx.settings.detect_baseline_days,
+        n=ev.n,
+        negatives=ev.negatives,
+        share=ev.share,
+        baseline=ev.baseline,
+        baseline_n=ev.baseline_n,
+        baseline_negatives=ev.baseline_negatives,
+        lift=ev.lift,
+        p_value=ev.p_value,
+        lift_p_value=ev.lift_p_value,
+        fires=ev.fires,
+        sustains=ev.sustains,
+        alpha=ctx.config.alpha,
+        min_volume=ctx.config.min_volume,
+        min_lift=ctx.config.min_lift,
+        model_version=ctx.model_version,
+        headlines=tuple(headlines),
+    )
 
 
-def _latest(ctx: _Context, ev: Evaluation | None) -> dict[str, Any]:
+def _latest(ctx: _Context, ev: Evaluation | None) -> LatestEvaluation:
     if ev is None:
-        return {"evaluated_at": ctx.now.isoformat(), "n": 0, "negatives": 0, "share": None}
-    return {
-        "evaluated_at": ctx.now.isoformat(),
-        "n": ev.n,
-        "negatives": ev.negatives,
-        "share": ev.share,
-        "baseline": ev.baseline,
-        "p_value": ev.p_value,
-    }
+        return LatestEvaluation(evaluated_at=ctx.now, n=0, negatives=0, share=None)
+    return LatestEvaluation(
+        evaluated_at=ctx.now,
+        n=ev.n,
+        negatives=ev.negatives,
+        share=ev.share,
+        baseline=ev.baseline,
+        p_value=ev.p_value,
+    )
+
+
+def _update_evidence(alert: Alert, **changes: Any) -> None:
+    alert.evidence = replace(evidence_of(alert), **changes).to_json()
 
 
 def _fire(ctx: _Context, alert: Alert) -> None:
-    alert.state = "firing"
+    alert.state = AlertState.FIRING
     alert.fired_at = ctx.now
     ctx.report.opened += 1
     until = ctx.silenced_until(alert.topic)
     if until is not None:
-        alert.evidence = {**alert.evidence, "silenced_until": until.isoformat()}
+        _update_evidence(alert, silenced_until=until)
         ctx.report.silenced += 1
         return
     schedule_deliveries(
-        session=ctx.session, alert=alert, event="firing", notifiers=ctx.notifiers, now=ctx.now
+        session=ctx.session,
+        alert=alert,
+        event=DeliveryEvent.FIRING,
+        notifiers=ctx.notifiers,
+        now=ctx.now,
     )
 
 
 def _resolve(ctx: _Context, alert: Alert, ev: Evaluation | None) -> None:
-    alert.state = "resolved"
+    alert.state = AlertState.RESOLVED
     alert.resolved_at = ctx.now
-    alert.evidence = {**alert.evidence, "latest": _latest(ctx, ev)}
+    _update_evidence(alert, latest=_latest(ctx, ev))
     ctx.report.resolved += 1
     if ctx.silenced_until(alert.topic) is not None:
         ctx.report.silenced += 1
@@ -185,7 +202,7 @@ def _resolve(ctx: _Context, alert: Alert, ev: Evaluation | None) -> None:
         schedule_deliveries(
             session=ctx.session,
             alert=alert,
-            event="resolved",
+            event=DeliveryEvent.RESOLVED,
             notifiers=ctx.notifiers,
             now=ctx.now,
             only_targets=told,
@@ -205,39 +222,39 @@ def _step(ctx: _Context, topic: str, ev: Evaluation | None, alert: Alert | None)
             rule=RULE_NAME,
             scope=scope,
             topic=topic,
-            state="pending",
+            state=AlertState.PENDING,
             started_at=ctx.now,
             last_evaluated_at=ctx.now,
             evaluations=1,
             fingerprint=fingerprint(labels),
             model_version=ctx.model_version,
-            evidence=_evidence(ctx, topic, ev),
+            evidence=_evidence(ctx, topic, ev).to_json(),
         )
         ctx.session.add(alert)
         ctx.session.flush()
-    elif alert.state == "pending":
+    elif alert.state == AlertState.PENDING:
         if not holds:
             ctx.session.delete(alert)  # never fired, never announced: forget it
             return
         assert ev is not None
         alert.evaluations += 1
         alert.last_evaluated_at = ctx.now
-        alert.evidence = _evidence(ctx, topic, ev)
+        alert.evidence = _evidence(ctx, topic, ev).to_json()
     else:  # firing
         alert.last_evaluated_at = ctx.now
         if ev is None or not ev.sustains:
             _resolve(ctx, alert, ev)
             return
-        alert.evidence = {**alert.evidence, "latest": _latest(ctx, ev)}
+        _update_evidence(alert, latest=_latest(ctx, ev))
         if ctx.silenced_until(topic) is None and not notified_targets(
             session=ctx.session, alert_id=alert.id
         ):
             # Fired under a silence that has ended while it still fires: announce it now.
-            alert.evidence = {**alert.evidence, "silenced_until": None}
+            _update_evidence(alert, silenced_until=None)
             schedule_deliveries(
                 session=ctx.session,
                 alert=alert,
-                event="firing",
+                event=DeliveryEvent.FIRING,
                 notifiers=ctx.notifiers,
                 now=ctx.now,
             )
@@ -267,7 +284,7 @@ def _evaluate(ctx: _Context) -> None:
     open_alerts = {
         alert.topic: alert
         for alert in ctx.session.scalars(
-            select(Alert).where(Alert.rule == RULE_NAME, Alert.state.in_(OPEN_STATES))
+            select(Alert).where(Alert.rule == RULE_NAME, Alert.state.in_(OPEN_ALERT_STATES))
         )
     }
     for topic in sorted(set(evaluations) | set(open_alerts)):
@@ -310,9 +327,11 @@ def run_detection(
                     report=report,
                 )
                 _evaluate(ctx)
-            states = session.scalars(select(Alert.state).where(Alert.state.in_(OPEN_STATES))).all()
-            report.firing = states.count("firing")
-            report.pending = states.count("pending")
+            states = session.scalars(
+                select(Alert.state).where(Alert.state.in_(OPEN_ALERT_STATES))
+            ).all()
+            report.firing = states.count(AlertState.FIRING)
+            report.pending = states.count(AlertState.PENDING)
     except IntegrityError as exc:
         raise FinsentError(
             "another detect run changed the same alerts at the same time; run it again"
@@ -325,6 +344,7 @@ def run_detection(
         max_attempts=settings.delivery_max_attempts,
         backoff_base_seconds=settings.delivery_backoff_base_seconds,
         backoff_max_seconds=settings.delivery_backoff_max_seconds,
+        timeout_seconds=settings.delivery_timeout_seconds,
     )
     report.notified = outcome.sent
     report.failed = outcome.failed

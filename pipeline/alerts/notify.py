@@ -1,156 +1,113 @@
-"""Alert delivery behind one small interface: webhook, email and an outbox folder.
+"""The channels behind one small interface: webhook, email and an outbox folder.
 
-A :class:`Notifier` knows its channel name and targets, and sends one
-:class:`AlertMessage` (one alert's firing or resolved event) to one target. It raises
-:class:`DeliveryError` on failure, saying whether a retry could help. Scheduling,
-recording attempts and back-off live in :mod:`pipeline.alerts.deliveries`.
+A :class:`Notifier` knows its channel and its targets (one per URL, recipient or folder)
+and sends one :class:`~pipeline.alerts.message.AlertMessage` to one target within a
+:class:`~pipeline.alerts.deadline.Deadline`. It raises :class:`DeliveryError` on
+failure, saying what kind of failure it was, so that only what may pass is retried.
+Scheduling, attempts, concurrency and back-off live in :mod:`pipeline.alerts.deliveries`.
 
-The webhook body follows Prometheus Alertmanager's webhook format, version 4, with
-one alert per notification (as an Alertmanager route grouping by every label would
-send), so existing Alertmanager receivers accept it.
+How replies are read:
+
+* webhook: 2xx is sent; 429 and 5xx are transient; any other answer (4xx, a redirect)
+  is permanent; a target that is not an http(s) URL is a configuration error.
+* email: SMTP as RFC 5321 means it — a 4xx reply (greylisting, a busy mailbox) is
+  transient, a 5xx refusal of the recipient is final (``refused``), other 5xx replies
+  are permanent; a server without STARTTLS while ``FINSENT_SMTP_STARTTLS`` is on, a
+  certificate that does not verify, or refused credentials are configuration errors.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
-import html
 import json
 import smtplib
+import socket
 import ssl
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from email.message import EmailMessage
-from email.utils import format_datetime, make_msgid
+from enum import StrEnum
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
 import httpx
 from pydantic import SecretStr
 
+from pipeline.alerts.deadline import Deadline
+from pipeline.alerts.message import AlertMessage, build_email, email_text, webhook_payload
+from pipeline.alerts.states import Channel, DeliveryEvent
 from pipeline.settings import Settings
 
 SIGNATURE_HEADER = "X-Finsent-Signature"
-# Alertmanager's "not resolved yet" endsAt.
-ZERO_TIME = "0001-01-01T00:00:00Z"
+
+
+class Failure(StrEnum):
+    """What kind of failure a :class:`DeliveryError` is, which decides what happens next."""
+
+    TRANSIENT = "transient"  # may pass: retried with back-off
+    PERMANENT = "permanent"  # the receiver will not take it: not retried
+    REFUSED = "refused"  # the mail server refused this recipient for good
+    CONFIGURATION = "configuration"  # finsent's settings are wrong: not retried
 
 
 class DeliveryError(Exception):
-    """A notification did not go through. ``permanent``: retrying cannot help."""
+    """A notification did not go through, and why (:class:`Failure`)."""
 
-    def __init__(self, message: str, *, permanent: bool = False) -> None:
+    def __init__(self, message: str, *, failure: Failure = Failure.TRANSIENT) -> None:
         super().__init__(message)
-        self.permanent = permanent
-
-
-def _rfc3339(value: datetime) -> str:
-    return value.isoformat().replace("+00:00", "Z")
-
-
-def _pct(value: float | None) -> str:
-    return "n/a" if value is None else f"{100 * value:.0f}%"
-
-
-@dataclass(frozen=True)
-class AlertMessage:
-    """What a notification says about one alert event (``firing`` or ``resolved``)."""
-
-    alert_id: int
-    event: str
-    rule: str
-    scope: str  # all | topic
-    topic: str  # topic name, or "all"
-    fingerprint: str
-    starts_at: datetime
-    ends_at: datetime | None
-    evidence: dict[str, Any]
-    dashboard_url: str
-    acknowledged: bool = False
-
-    @property
-    def scope_name(self) -> str:
-        return "all articles" if self.scope == "all" else f"topic {self.topic}"
-
-    @property
-    def generator_url(self) -> str:
-        return f"{self.dashboard_url.rstrip('/')}/?topic={quote(self.topic)}"
-
-    def labels(self) -> dict[str, str]:
-        return {"alertname": self.rule, "scope": self.scope, "topic": self.topic}
-
-    def annotations(self) -> dict[str, str]:
-        ev = self.evidence
-        summary = (
-            f"Negative news surge in {self.scope_name}: {_pct(ev.get('share'))} negative "
-            f"(baseline {_pct(ev.get('baseline'))})"
-        )
-        description = (
-            f"{ev.get('negatives')} of {ev.get('n')} articles published between "
-            f"{ev.get('window_start')} and {ev.get('window_end')} were negative, against a "
-            f"baseline of {_pct(ev.get('baseline'))} over the previous "
-            f"{ev.get('baseline_days')} days (one-sided binomial p = {ev.get('p_value', 0):.2g}; "
-            f"model {ev.get('model_version')})."
-        )
-        return {"summary": summary, "description": description, "dashboard": self.dashboard_url}
-
-    def subject(self) -> str:
-        ev = self.evidence
-        state = "FIRING" if self.event == "firing" else "RESOLVED"
-        return (
-            f"[{state}] finsent: {self.scope_name} at {_pct(ev.get('share'))} negative "
-            f"(baseline {_pct(ev.get('baseline'))})"
-        )
+        self.failure = failure
 
 
 @runtime_checkable
 class Notifier(Protocol):
     """Sends alert events on one channel to each of its targets."""
 
-    channel: str
+    channel: Channel
 
     def targets(self) -> list[str]:
-        """Where this notifier delivers (URLs, a recipient list, a folder)."""
+        """Where this notifier delivers: one entry per URL, recipient or folder."""
         ...
 
-    def send(self, message: AlertMessage, *, target: str) -> str:
-        """Deliver ``message`` to ``target``; return the body sent (kept as a record)."""
+    def send(self, message: AlertMessage, *, target: str, deadline: Deadline) -> str:
+        """Deliver ``message`` to ``target``; return the body sent (kept as a record).
+
+        Register every connection with ``deadline.watch`` as soon as it exists: the
+        caller cuts them when the deadline passes.
+        """
         ...
-
-
-def webhook_payload(message: AlertMessage, *, receiver: str = "finsent") -> dict[str, Any]:
-    """An Alertmanager v4 webhook body holding this one alert."""
-    labels = message.labels()
-    annotations = message.annotations()
-    group_key = "{}:{" + ", ".join(f'{k}="{v}"' for k, v in sorted(labels.items())) + "}"
-    alert = {
-        "status": message.event,
-        "labels": labels,
-        "annotations": annotations,
-        "startsAt": _rfc3339(message.starts_at),
-        "endsAt": _rfc3339(message.ends_at) if message.ends_at else ZERO_TIME,
-        "generatorURL": message.generator_url,
-        "fingerprint": message.fingerprint,
-    }
-    return {
-        "version": "4",
-        "groupKey": group_key,
-        "truncatedAlerts": 0,
-        "status": message.event,
-        "receiver": receiver,
-        "groupLabels": dict(labels),
-        "commonLabels": dict(labels),
-        "commonAnnotations": dict(annotations),
-        "externalURL": message.dashboard_url,
-        "alerts": [alert],
-        # finsent's own addition; Alertmanager receivers ignore unknown keys.
-        "evidence": message.evidence,
-    }
 
 
 def sign(body: bytes, secret: str) -> str:
     """The ``X-Finsent-Signature`` value: ``sha256=<hex HMAC-SHA256 of the raw body>``."""
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def _http_url_problem(url: str) -> str | None:
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 (raises on a port that is not a number)
+    except ValueError as exc:
+        return f"is not a URL ({exc})"
+    if parts.scheme.lower() not in ("http", "https"):
+        return f"is not an http(s) URL (scheme {parts.scheme or 'missing'!r})"
+    if not parts.hostname:
+        return "has no host"
+    return None
+
+
+def _watch_connections(deadline: Deadline) -> Any:
+    """An httpcore ``trace`` hook registering each new TCP connection with ``deadline``."""
+
+    def trace(event: str, info: dict[str, Any]) -> None:
+        if event.endswith("connect_tcp.complete"):
+            stream = info.get("return_value")
+            sock = stream.get_extra_info("socket") if stream is not None else None
+            if isinstance(sock, socket.socket):
+                deadline.watch(sock)
+
+    return trace
 
 
 @dataclass
@@ -159,105 +116,85 @@ class WebhookNotifier:
 
     urls: list[str]
     secret: SecretStr | None = None
-    timeout: float = 10.0
     receiver: str = "finsent"
-    channel: str = "webhook"
+    channel: Channel = Channel.WEBHOOK
 
     def targets(self) -> list[str]:
         return list(self.urls)
 
-    def send(self, message: AlertMessage, *, target: str) -> str:
-        body = json.dumps(webhook_payload(message, receiver=self.receiver), default=str).encode()
+    def send(self, message: AlertMessage, *, target: str, deadline: Deadline) -> str:
+        # The URL itself is never repeated in an error: webhook URLs often hold a token.
+        problem = _http_url_problem(target)
+        if problem is not None:
+            raise DeliveryError(f"webhook target {problem}", failure=Failure.CONFIGURATION)
+        body = json.dumps(webhook_payload(message, receiver=self.receiver)).encode()
         headers = {"Content-Type": "application/json", "User-Agent": "finsent-alerts/0.1"}
         if self.secret is not None:
             headers[SIGNATURE_HEADER] = sign(body, self.secret.get_secret_value())
+        # Each socket operation gets at most what is left; the whole exchange is bounded
+        # by the deadline cutting the connection.
+        timeout = httpx.Timeout(max(deadline.remaining(), 0.001))
         try:
-            response = httpx.post(target, content=body, headers=headers, timeout=self.timeout)
+            with (
+                httpx.Client(timeout=timeout) as client,
+                client.stream(
+                    "POST",
+                    target,
+                    content=body,
+                    headers=headers,
+                    extensions={"trace": _watch_connections(deadline)},
+                ) as response,
+            ):
+                # The status line and headers say it all; the body is never read, so a
+                # receiver cannot make finsent hold an endless answer in memory.
+                status, reason = response.status_code, response.reason_phrase
         except httpx.HTTPError as exc:
+            if deadline.expired:
+                raise DeliveryError(str(deadline.timeout_error())) from exc
             raise DeliveryError(f"{type(exc).__name__}: {exc}") from exc
-        if response.is_success:
+        if 200 <= status < 300:
             return body.decode()
-        reason = f"HTTP {response.status_code} {response.reason_phrase}".strip()
         # 429 and 5xx may pass later; any other answer (4xx, a redirect) will not.
-        transient = response.status_code == 429 or response.status_code >= 500
-        raise DeliveryError(reason, permanent=not transient)
+        transient = status == 429 or status >= 500
+        raise DeliveryError(
+            f"HTTP {status} {reason}".strip(),
+            failure=Failure.TRANSIENT if transient else Failure.PERMANENT,
+        )
 
 
-def _safe_link(url: str | None) -> str | None:
-    """Only http(s) links become clickable; anything else (javascript:, data:) stays text."""
-    if url and urlsplit(url).scheme in ("http", "https"):
-        return url
-    return None
+def email_recipients(target: str) -> list[str]:
+    """The recipients of an email delivery: one address, or (in rows written before one
+    delivery per recipient) several separated by commas."""
+    return [part.strip() for part in target.split(",") if part.strip()]
 
 
-def email_text(message: AlertMessage) -> str:
-    """The plain-text part."""
-    ev = message.evidence
-    lines = [message.annotations()["summary"], "", message.annotations()["description"], ""]
-    if message.event == "resolved":
-        latest = ev.get("latest") or {}
-        lines += [f"Resolved at {message.ends_at}: now {_pct(latest.get('share'))} negative.", ""]
-    headlines = ev.get("headlines") or []
-    if headlines:
-        lines.append("Most negative headlines:")
-        for item in headlines:
-            link = f" <{item['link']}>" if item.get("link") else ""
-            lines.append(f"- {item.get('title')}{link}")
-        lines.append("")
-    if ev.get("silenced_until"):
-        lines += [f"Silenced until {ev['silenced_until']}.", ""]
-    lines.append(f"Dashboard: {message.generator_url}")
-    return "\n".join(lines) + "\n"
+class _WatchedSMTP(smtplib.SMTP):
+    """smtplib's client with its connection registered with a deadline as soon as it
+    exists, before the server's greeting is read."""
+
+    def __init__(self, deadline: Deadline, host: str, port: int) -> None:
+        self._deadline = deadline
+        super().__init__(host, port, timeout=max(deadline.remaining(), 0.001))
+
+    def _get_socket(self, host: str, port: int, timeout: float) -> socket.socket:
+        sock: socket.socket = super()._get_socket(host, port, timeout)  # type: ignore[misc]
+        self._deadline.watch(sock)
+        return sock
 
 
-def email_html(message: AlertMessage) -> str:
-    """The HTML part. Every feed-derived string is escaped; feed HTML is never rendered."""
-    ev = message.evidence
-    esc = html.escape
-    rows = [
-        ("Scope", message.scope_name),
-        ("Window", f"{ev.get('window_start')} to {ev.get('window_end')}"),
-        ("Articles", str(ev.get("n"))),
-        ("Negative", f"{ev.get('negatives')} ({_pct(ev.get('share'))})"),
-        ("Baseline", f"{_pct(ev.get('baseline'))} over {ev.get('baseline_days')} days"),
-        ("p-value", f"{ev.get('p_value', 0):.2g}"),
-        ("Model", str(ev.get("model_version"))),
-    ]
-    table = "".join(f"<tr><th align='left'>{esc(k)}</th><td>{esc(v)}</td></tr>" for k, v in rows)
-    items = []
-    for item in ev.get("headlines") or []:
-        title = esc(str(item.get("title", "")))
-        link = _safe_link(item.get("link"))
-        items.append(f'<li><a href="{esc(link)}">{title}</a></li>' if link else f"<li>{title}</li>")
-    headline_block = f"<p>Most negative headlines:</p><ul>{''.join(items)}</ul>" if items else ""
-    dashboard = esc(message.generator_url)
-    return (
-        "<html><body>"
-        f"<p><strong>{esc(message.subject())}</strong></p>"
-        f"<p>{esc(message.annotations()['description'])}</p>"
-        f"<table>{table}</table>{headline_block}"
-        f'<p><a href="{dashboard}">Open the dashboard</a></p>'
-        "</body></html>"
-    )
+def _reply(code: int, text: bytes | str) -> str:
+    message = text.decode(errors="replace") if isinstance(text, bytes) else text
+    return f"SMTP {code} {message}".strip()
 
 
-def build_email(message: AlertMessage, *, sender: str, recipients: list[str]) -> EmailMessage:
-    """A multipart/alternative message: plain text first, then HTML."""
-    mail = EmailMessage()
-    mail["Subject"] = message.subject()
-    mail["From"] = sender
-    mail["To"] = ", ".join(recipients) if recipients else "undisclosed-recipients:;"
-    mail["Date"] = format_datetime(datetime.now(UTC))
-    mail["Message-ID"] = make_msgid(domain="finsent")
-    mail["X-Finsent-Fingerprint"] = message.fingerprint
-    mail.set_content(email_text(message))
-    mail.add_alternative(email_html(message), subtype="html")
-    return mail
+def _code_failure(code: int, *, on_5xx: Failure) -> Failure:
+    return Failure.TRANSIENT if 400 <= code < 500 else on_5xx
 
 
 @dataclass
 class EmailNotifier:
-    """Sends one email per alert event to all recipients through SMTP."""
+    """Sends each alert event through SMTP, one transaction per recipient, so that each
+    recipient's outcome is its own (a greylisted one is retried alone)."""
 
     host: str
     port: int
@@ -266,35 +203,97 @@ class EmailNotifier:
     user: str | None = None
     password: SecretStr | None = None
     starttls: bool = True
-    timeout: float = 10.0
-    channel: str = "email"
+    channel: Channel = Channel.EMAIL
 
     def targets(self) -> list[str]:
-        return [", ".join(self.recipients)] if self.recipients else []
+        return list(self.recipients)
 
-    def send(self, message: AlertMessage, *, target: str) -> str:
-        recipients = [part.strip() for part in target.split(",") if part.strip()]
-        mail = build_email(message, sender=self.sender, recipients=recipients)
+    def send(self, message: AlertMessage, *, target: str, deadline: Deadline) -> str:
+        to = email_recipients(target)
+        # Every copy shows the whole list in To:, as one message to the team would.
+        mail = build_email(message, sender=self.sender, recipients=self.recipients or to)
         try:
-            with smtplib.SMTP(self.host, self.port, timeout=self.timeout) as smtp:
-                smtp.ehlo()
-                if self.starttls:
-                    smtp.starttls(context=ssl.create_default_context())
-                    smtp.ehlo()
-                if self.user:
-                    password = self.password.get_secret_value() if self.password else ""
-                    smtp.login(self.user, password)
-                smtp.send_message(mail, from_addr=self.sender, to_addrs=recipients)
-        except smtplib.SMTPResponseException as exc:
-            # 5xx replies are permanent (bad recipient, auth refused); 4xx are temporary.
+            smtp = _WatchedSMTP(deadline, self.host, self.port)
+        except smtplib.SMTPConnectError as exc:
             raise DeliveryError(
-                f"SMTP {exc.smtp_code}: {exc.smtp_error!r}", permanent=exc.smtp_code >= 500
+                _reply(exc.smtp_code, exc.smtp_error),
+                failure=_code_failure(exc.smtp_code, on_5xx=Failure.PERMANENT),
             ) from exc
-        except smtplib.SMTPRecipientsRefused as exc:
-            raise DeliveryError(f"recipients refused: {exc.recipients}", permanent=True) from exc
         except (smtplib.SMTPException, OSError) as exc:
-            raise DeliveryError(f"{type(exc).__name__}: {exc}") from exc
+            raise self._transport_error(exc, deadline) from exc
+        try:
+            self._transact(smtp, mail, to)
+        except DeliveryError:
+            raise
+        except (smtplib.SMTPException, OSError) as exc:
+            raise self._transport_error(exc, deadline) from exc
+        finally:
+            smtp.close()
         return email_text(message)
+
+    def _transact(self, smtp: smtplib.SMTP, mail: EmailMessage, to: list[str]) -> None:
+        code, text = smtp.ehlo()
+        if 400 <= code < 500:
+            raise DeliveryError(_reply(code, text))
+        if self.starttls:
+            if not smtp.has_extn("starttls"):
+                raise DeliveryError(
+                    "the SMTP server does not offer STARTTLS, and FINSENT_SMTP_STARTTLS is on",
+                    failure=Failure.CONFIGURATION,
+                )
+            try:
+                smtp.starttls(context=ssl.create_default_context())
+            except ssl.SSLCertVerificationError as exc:
+                raise DeliveryError(
+                    f"the SMTP server's certificate does not verify: {exc.verify_message}",
+                    failure=Failure.CONFIGURATION,
+                ) from exc
+            smtp.ehlo()
+        if self.user:
+            password = self.password.get_secret_value() if self.password else ""
+            try:
+                smtp.login(self.user, password)
+            except smtplib.SMTPResponseException as exc:
+                # 454: try later; 535 and friends: the credentials are wrong.
+                raise DeliveryError(
+                    "SMTP login refused: " + _reply(exc.smtp_code, exc.smtp_error),
+                    failure=_code_failure(exc.smtp_code, on_5xx=Failure.CONFIGURATION),
+                ) from exc
+            except smtplib.SMTPException as exc:  # e.g. no AUTH offered, no common method
+                raise DeliveryError(
+                    f"SMTP login impossible: {exc}", failure=Failure.CONFIGURATION
+                ) from exc
+        try:
+            refused = smtp.send_message(mail, from_addr=self.sender, to_addrs=to)
+        except smtplib.SMTPRecipientsRefused as exc:
+            refused = exc.recipients
+            if len(refused) == len(to):
+                raise _refusal(refused) from exc
+        except smtplib.SMTPResponseException as exc:  # MAIL FROM or DATA refused
+            raise DeliveryError(
+                _reply(exc.smtp_code, exc.smtp_error),
+                failure=_code_failure(exc.smtp_code, on_5xx=Failure.PERMANENT),
+            ) from exc
+        # The message is handed over; a slow or failed goodbye changes nothing.
+        with contextlib.suppress(smtplib.SMTPException, OSError):
+            smtp.quit()
+        if refused:  # only for a row that still lists several recipients
+            error = _refusal(refused)
+            raise DeliveryError(f"delivered to the others; {error}", failure=error.failure)
+
+    @staticmethod
+    def _transport_error(exc: Exception, deadline: Deadline) -> DeliveryError:
+        if deadline.expired:
+            return DeliveryError(str(deadline.timeout_error()))
+        return DeliveryError(f"{type(exc).__name__}: {exc}")
+
+
+def _refusal(refused: dict[str, tuple[int, bytes]]) -> DeliveryError:
+    """One error for refused recipients: transient if any refusal was a 4xx."""
+    codes = [code for code, _ in refused.values()]
+    failure = Failure.TRANSIENT if any(400 <= c < 500 for c in codes) else Failure.REFUSED
+    detail = "; ".join(f"{rcpt}: {_reply(code, text)}" for rcpt, (code, text) in refused.items())
+    return DeliveryError(f"recipient refused at RCPT TO: {detail}", failure=failure)
 
 
 @dataclass
@@ -304,21 +303,21 @@ class OutboxNotifier:
     folder: Path
     sender: str = "finsent@localhost"
     recipients: list[str] = field(default_factory=list)
-    channel: str = "outbox"
+    channel: Channel = Channel.OUTBOX
 
     def targets(self) -> list[str]:
         return [str(self.folder)]
 
-    def send(self, message: AlertMessage, *, target: str) -> str:
+    def send(self, message: AlertMessage, *, target: str, deadline: Deadline) -> str:
         folder = Path(target)
-        moment = (message.ends_at if message.event == "resolved" else message.starts_at) or (
+        moment = (message.ends_at if message.event == DeliveryEvent.RESOLVED else None) or (
             message.starts_at
         )
         stem = (
             f"{moment.strftime('%Y%m%dT%H%M%SZ')}-alert{message.alert_id}-"
             f"{message.fingerprint}-{message.event}"
         )
-        body = json.dumps(webhook_payload(message), default=str, indent=2)
+        body = json.dumps(webhook_payload(message), indent=2)
         mail = build_email(message, sender=self.sender, recipients=self.recipients)
         try:
             folder.mkdir(parents=True, exist_ok=True)
@@ -334,11 +333,7 @@ def notifiers_from_settings(settings: Settings) -> list[Notifier]:
     notifiers: list[Notifier] = []
     if settings.webhook_urls:
         notifiers.append(
-            WebhookNotifier(
-                urls=list(settings.webhook_urls),
-                secret=settings.webhook_secret,
-                timeout=settings.delivery_timeout_seconds,
-            )
+            WebhookNotifier(urls=list(settings.webhook_urls), secret=settings.webhook_secret)
         )
     if settings.smtp_host and settings.alert_email_to:
         notifiers.append(
@@ -350,7 +345,6 @@ def notifiers_from_settings(settings: Settings) -> list[Notifier]:
                 user=settings.smtp_user,
                 password=settings.smtp_password,
                 starttls=settings.smtp_starttls,
-                timeout=settings.delivery_timeout_seconds,
             )
         )
     if not notifiers:

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import typer
+from rich import box
+from rich.console import Console
+from rich.table import Table
 from sqlalchemy.orm import Session
 
 from pipeline.cli.app import JsonOption, alerts_app, print_json
@@ -48,17 +53,70 @@ def list_command(
     if not rows:
         typer.echo("no alerts")
         return
+    _print_alerts(rows)
+
+
+def _pct(value: float | None) -> str:
+    return "" if value is None else f"{value:.0%}"
+
+
+def _minute(timestamp: str | None) -> str:
+    """An ISO timestamp to the minute, for the table (the JSON keeps it whole)."""
+    return timestamp[:16].replace("T", " ") if timestamp else ""
+
+
+def _shown_target(channel: str, target: str) -> str:
+    """A webhook URL by its host only: its path often holds a token."""
+    from pipeline.alerts.states import Channel
+
+    if channel == Channel.WEBHOOK:
+        return urlsplit(target).hostname or "webhook"
+    return target
+
+
+def _print_alerts(rows: list[dict[str, Any]]) -> None:
+    # Imported here: `pipeline.alerts` pulls in the rule's statistics, which
+    # `finsent --help` should not wait for.
+    from pipeline.alerts.evidence import Evidence
+    from pipeline.alerts.states import DeliveryStatus
+
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
+    table.add_column("id", justify="right", no_wrap=True)
+    table.add_column("state", no_wrap=True)
+    table.add_column("scope", overflow="fold")
+    table.add_column("negative", justify="right", no_wrap=True)
+    table.add_column("baseline", justify="right", no_wrap=True)
+    table.add_column("since", no_wrap=True)
+    table.add_column("deliveries", overflow="fold")
+    problems: list[str] = []
     for row in rows:
-        ev = row["evidence"]
-        ack = " (acknowledged)" if row["acknowledged_at"] else ""
-        share = ev.get("share")
-        base = ev.get("baseline")
-        typer.echo(
-            f"#{row['id']} {row['state']:<8} {row['scope']}:{row['topic']} "
-            f"{'' if share is None else f'{share:.0%}'} negative of {ev.get('n')} "
-            f"(baseline {'' if base is None else f'{base:.0%}'}) "
-            f"since {row['fired_at'] or row['started_at']}{ack}"
+        ev = Evidence.from_json(row["evidence"])
+        statuses = Counter(d["status"] for d in row["deliveries"])
+        state = row["state"] + (" (ack)" if row["acknowledged_at"] else "")
+        table.add_row(
+            str(row["id"]),
+            state,
+            "all articles" if row["scope"] == "all" else row["topic"],
+            f"{_pct(ev.share)} of {ev.n}",
+            _pct(ev.baseline),
+            _minute(row["fired_at"] or row["started_at"]),
+            ", ".join(f"{count} {status}" for status, count in sorted(statuses.items())),
         )
+        for d in row["deliveries"]:
+            if d["status"] != DeliveryStatus.SENT and d["last_error"]:
+                retry = (
+                    f" (retry at {_minute(d['next_attempt_at'])})" if d["next_attempt_at"] else ""
+                )
+                problems.append(
+                    f"alert {row['id']}: {d['event']} {d['channel']} to "
+                    f"{_shown_target(d['channel'], d['target'])} {d['status']}{retry}: "
+                    f"{d['last_error']}"
+                )
+    # markup off: topics, recipients and server replies are data, never rich markup.
+    console = Console(markup=False, highlight=False)
+    console.print(table)
+    for line in problems:
+        console.print(line, soft_wrap=True)
 
 
 @alerts_app.command("ack")

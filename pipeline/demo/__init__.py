@@ -66,6 +66,25 @@ def start_feed_server(home: Path, *, port: int = DEMO_FEED_PORT) -> DemoFeedServ
     return DemoFeedServer(demo_items(demo_anchor(home)), port=port)
 
 
+def has_scored_articles(settings: Settings) -> bool:
+    """Whether the demo database exists and already holds scores (a rerun reuses it)."""
+    from sqlalchemy import exists
+
+    from pipeline.errors import FinsentError
+    from pipeline.schema import Score
+    from pipeline.wiring import open_database
+
+    try:
+        engine = open_database(settings, migrate=False)
+    except FinsentError:
+        return False
+    try:
+        with Session(engine) as session:
+            return bool(session.scalar(select(exists().where(Score.id.is_not(None)))))
+    finally:
+        engine.dispose()
+
+
 def run_first_cycle(
     *, settings: Settings, server: DemoFeedServer, progress: bool = False
 ) -> dict[str, Any]:
@@ -109,6 +128,8 @@ def run_first_cycle(
 
 
 def _describe(summary: dict[str, Any]) -> str:
+    from pipeline.alerts.evidence import Evidence
+
     ingest, score = summary["ingest"], summary["score"]
     lines = [
         f"ingested {ingest['new_articles']} new articles from {ingest['feeds']} demo feeds "
@@ -122,12 +143,11 @@ def _describe(summary: dict[str, Any]) -> str:
     if not summary["open_alerts"]:
         lines.append("no open alerts")
     for alert in summary["open_alerts"]:
-        evidence = alert.get("evidence") or {}
-        baseline, p_value = float(evidence.get("baseline", 0)), float(evidence.get("p_value", 1))
+        ev = Evidence.from_json(alert["evidence"])
         lines.append(
-            f"ALERT {alert['state']}: {alert['topic']} — {evidence.get('negatives')} of "
-            f"{evidence.get('n')} articles negative in the last window, baseline "
-            f"{baseline:.0%} (p = {p_value:.1e})"
+            f"ALERT {alert['state']}: {alert['topic']} — {ev.negatives} of "
+            f"{ev.n} articles negative in the last window, baseline "
+            f"{ev.baseline:.0%} (p = {ev.p_value:.1e})"
         )
     lines.append(
         f"database: {summary['database_url']}; alert messages: {summary['outbox_dir']}/ "

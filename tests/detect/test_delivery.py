@@ -65,7 +65,8 @@ def test_webhook_and_email_end_to_end(sqlite_engine, monkeypatch) -> None:
         settings = get_settings()
 
         first = run_detection(engine=engine, settings=settings, now=NOW)
-        assert (first.opened, first.notified, first.failed) == (2, 4, 0)
+        # Two alerts, each to one webhook and to each of two recipients (one delivery each).
+        assert (first.opened, first.notified, first.failed) == (2, 6, 0)
 
         # Webhook: Alertmanager v4 shape, one alert per notification, signed.
         assert len(hook.requests) == 2
@@ -99,11 +100,15 @@ def test_webhook_and_email_end_to_end(sqlite_engine, monkeypatch) -> None:
         assert alert["generatorURL"].startswith("http://dash.example:8501")
         assert len(alert["fingerprint"]) == 16 and alert["status"] == "firing"
 
-        # Email: one message per alert to both recipients, plain text + HTML.
-        assert len(smtp.messages) == 2
-        assert all(
-            sorted(e.rcpt_tos) == ["desk@example.org", "risk@example.org"] for e in smtp.envelopes
-        )
+        # Email: one transaction per alert and recipient, the whole list in To:, text + HTML.
+        assert len(smtp.messages) == 4
+        assert sorted(r for e in smtp.envelopes for r in e.rcpt_tos) == [
+            "desk@example.org",
+            "desk@example.org",
+            "risk@example.org",
+            "risk@example.org",
+        ]
+        assert all(m["To"] == "desk@example.org, risk@example.org" for m in smtp.messages)
         mail = next(m for m in smtp.messages if "topic banking" in m["Subject"])
         assert mail["Subject"].startswith("[FIRING]") and "% negative" in mail["Subject"]
         assert mail["From"] == "finsent@example.org"
@@ -115,15 +120,15 @@ def test_webhook_and_email_end_to_end(sqlite_engine, monkeypatch) -> None:
         # Dedup while firing: a second run sends nothing.
         again = run_detection(engine=engine, settings=settings, now=NOW + timedelta(minutes=15))
         assert (again.opened, again.notified) == (0, 0)
-        assert len(hook.requests) == 2 and len(smtp.messages) == 2
+        assert len(hook.requests) == 2 and len(smtp.messages) == 4
 
-        # The window calms down: a resolved message on each channel for each alert.
+        # The window calms down: a resolved message to each target for each alert.
         calm = run_detection(engine=engine, settings=settings, now=NOW + timedelta(hours=4))
-        assert (calm.resolved, calm.notified, calm.failed) == (2, 4, 0)
+        assert (calm.resolved, calm.notified, calm.failed) == (2, 6, 0)
         resolved = [p for p in hook.payloads() if p["status"] == "resolved"]
         assert len(resolved) == 2
         assert resolved[0]["alerts"][0]["endsAt"] == "2026-03-02T19:00:00Z"
-        assert sum(m["Subject"].startswith("[RESOLVED]") for m in smtp.messages) == 2
+        assert sum(m["Subject"].startswith("[RESOLVED]") for m in smtp.messages) == 4
     assert all(d.status == "sent" and d.attempts == 1 for d in deliveries(engine))
 
 
