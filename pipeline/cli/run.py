@@ -36,39 +36,69 @@ def demo(
     once: bool = typer.Option(
         False,
         "--once",
-        help="Run the scenario once through ingest → score → detect into a fresh database, "
-        "then exit.",
+        help="Run the scenario once through ingest → score → detect into a fresh database.",
     ),
     serve: bool = typer.Option(
         True,
         "--serve/--no-serve",
-        help="After the first cycle, keep the scheduler and the dashboard running "
-        "(--no-serve: stop after the first cycle).",
+        help="After the first cycle, keep Airflow (running the DAGs on schedule) and the "
+        "dashboard running until Ctrl-C. --once implies --no-serve.",
     ),
     feed_port: int = typer.Option(
         8599, "--feed-port", min=1, max=65535, help="Loopback port of the demo's feeds."
     ),
+    airflow_port: int = typer.Option(
+        8080, "--airflow-port", min=1, max=65535, help="Loopback port of the Airflow UI."
+    ),
     json_output: bool = JsonOption,
 ) -> None:
-    """finsent on news written for it: ten days of headlines and a burst of bad banking
-    news, served on loopback, ingested, scored by the shipped model, with an alert.
+    """finsent on news written for it, live: ten days of headlines and a burst of bad
+    banking news served on loopback, ingested, scored by the shipped model and alerted
+    on; then Airflow keeps running the DAGs on schedule and the dashboard shows it all.
 
-    Everything it writes stays under --home. Alert messages go to <home>/outbox (or are
-    sent, where email or a webhook is configured).
+    Everything it writes stays under --home (default ./finsent-demo). Alert messages go
+    to <home>/outbox (or are sent, where email or a webhook is configured). Run it again
+    and it reuses what is there.
     """
-    from pipeline.demo import demo_settings, reset_demo, run_first_cycle, start_feed_server
+    from pipeline.demo import (
+        demo_settings,
+        has_scored_articles,
+        reset_demo,
+        run_first_cycle,
+        start_feed_server,
+    )
+    from pipeline.demo.live import LivePorts, require_free_port, serve_demo
 
     settings = demo_settings(get_settings(), home=home)
+    live = serve and not once
+    ports = LivePorts(api=airflow_port, dashboard=settings.dashboard_port)
+    if live:
+        require_free_port(ports.api, what="the Airflow UI")
+        require_free_port(ports.dashboard, what="the dashboard")
     if once:
         reset_demo(home)
-    show_progress = not json_output and sys.stderr.isatty()
-    with start_feed_server(home, port=feed_port) as server:
+    steps = 5 if live else 2
+
+    def report(line: str) -> None:
         if not json_output:
-            typer.echo(f"[1/2] demo feeds on http://127.0.0.1:{server.port}/", err=True)
-            typer.echo("[2/2] first cycle: ingest → score → detect ...", err=True)
-        summary = run_first_cycle(settings=settings, server=server, progress=show_progress)
-    text = summary.pop("text")
-    if json_output:
-        print_json(summary)
-        return
-    typer.echo(text)
+            typer.echo(line, err=True)
+
+    with start_feed_server(home, port=feed_port) as server:
+        report(f"[1/{steps}] demo feeds on http://127.0.0.1:{server.port}/")
+        if live and has_scored_articles(settings):
+            report(f"[2/{steps}] reusing {home / 'finsent.db'} (Airflow keeps it current)")
+            summary = None
+        else:
+            report(f"[2/{steps}] first cycle: ingest → score → detect (about a minute) ...")
+            summary = run_first_cycle(
+                settings=settings, server=server, progress=not json_output and sys.stderr.isatty()
+            )
+            text = summary.pop("text")
+            if json_output:
+                print_json(summary)
+            else:
+                typer.echo(text)
+        if live:
+            serve_demo(
+                home=home, settings=settings, ports=ports, report=report, first_step=3, steps=steps
+            )
