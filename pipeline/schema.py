@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     Boolean,
+    CheckConstraint,
     Float,
     ForeignKey,
     Index,
@@ -197,3 +198,50 @@ class Silence(Base):
     until: Mapped[datetime] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     reason: Mapped[str | None] = mapped_column(Text)
+
+
+# --- Dashboard (analysts' corrections, the hourly rollup; migration 0004) -------------
+
+
+class Correction(Base):
+    """An analyst's verdict that the model got one label of one article wrong.
+
+    Kept apart from ``scores`` (the model's output is never overwritten); one row per
+    (article, field), so correcting again replaces the earlier correction. ``model_label``
+    and ``model_version`` record what the analyst saw when they corrected it.
+    """
+
+    __tablename__ = "corrections"
+    __table_args__ = (
+        UniqueConstraint("article_id", "field", name="uq_corrections_article_field"),
+        CheckConstraint("field IN ('topic', 'sentiment')", name="field"),
+        Index("ix_corrections_created_at", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"))
+    field: Mapped[str] = mapped_column(String(16))  # topic | sentiment
+    label: Mapped[str] = mapped_column(String(128))  # the right label name
+    model_label: Mapped[str | None] = mapped_column(String(128))
+    model_version: Mapped[str | None] = mapped_column(String(64))
+    author: Mapped[str | None] = mapped_column(String(256))
+    note: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ScoreHour(Base):
+    """How many score rows one (model version, UTC publication hour, topic, sentiment) has.
+
+    Written only by database triggers on PostgreSQL (migration 0004), as signed deltas
+    that readers add up; :mod:`pipeline.alerts.counts` reads it. Empty on SQLite.
+    """
+
+    __tablename__ = "score_hours"
+    __table_args__ = (Index("ix_score_hours_model_version_hour", "model_version", "hour"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    model_version: Mapped[str] = mapped_column(String(64))
+    hour: Mapped[datetime] = mapped_column(UTCDateTime)
+    topic: Mapped[str] = mapped_column(String(128))
+    sentiment: Mapped[str] = mapped_column(String(16))
+    n: Mapped[int] = mapped_column(Integer)

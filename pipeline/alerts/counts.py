@@ -3,21 +3,29 @@
 Every count is taken under one model version (``scores.model_version``), so an
 old model's labels never mix with a new one's. Time is the article's
 ``published_at`` (ingest already falls back to the fetch time when a feed gives
-none). The queries are plain ``GROUP BY``s over a ``published_at`` range, served by
-``ix_articles_published_at`` and the ``(article_id, model_version)`` unique index
-on scores; ``benchmarks/aggregates_pg.py`` measures them on a million articles.
+none).
+
+How a count over ``[start, end)`` is read: on PostgreSQL, the whole UTC hours inside
+the range come from ``score_hours``, the hourly rollup that triggers keep exact in the
+same transaction as every write to ``scores`` (migration 0004), and only the partial
+hours at either end are counted by joining ``articles`` (an index range of under an
+hour each) with ``scores``. The sum is exactly what one join over the whole range
+gives, at a cost that grows with hours, not articles: the 7-day baseline reads ~10,000
+rollup rows instead of joining ~77,000 articles (BENCHMARKS.md, Dashboard). On SQLite
+the rollup is not kept and every count is the join.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, func, select, text
 from sqlalchemy.orm import Session
 
-from pipeline.schema import Article, Score
+from pipeline.schema import Article, Score, ScoreHour
 
 SENTIMENTS = ("negative", "neutral", "positive")
 
@@ -81,35 +89,145 @@ def _window_filter(model_version: str, start: datetime, end: datetime) -> list[C
     ]
 
 
-def sentiment_counts_by_topic(
-    *, session: Session, model_version: str, start: datetime, end: datetime
-) -> dict[str, SentimentCounts]:
-    """Counts per topic of articles published in ``[start, end)``."""
-    rows = session.execute(
-        select(Score.topic, Score.sentiment, func.count())
-        .join(Article, Article.id == Score.article_id)
-        .where(*_window_filter(model_version, start, end))
-        .group_by(Score.topic, Score.sentiment)
-    )
-    result: dict[str, SentimentCounts] = {}
-    for topic, sentiment, count in rows:
-        result[topic] = result.get(topic, SentimentCounts()).plus(sentiment, int(count))
-    return result
+Period = Literal["hour", "day"]
+# One counted cell: (period start or None, topic, sentiment) -> articles.
+_Cells = dict[tuple[datetime | None, str, str], int]
 
 
-def _hour_bucket(session: Session) -> ColumnElement[Any]:
+def _uses_rollup(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def _whole_hours(start: datetime, end: datetime) -> tuple[datetime, datetime] | None:
+    """The first and last hour boundaries inside ``[start, end)``, when a whole hour fits."""
+    start_utc, end_utc = start.astimezone(UTC), end.astimezone(UTC)
+    first = start_utc.replace(minute=0, second=0, microsecond=0)
+    if first < start_utc:
+        first += timedelta(hours=1)
+    last = end_utc.replace(minute=0, second=0, microsecond=0)
+    return (first, last) if first < last else None
+
+
+def _article_bucket(session: Session, period: Period) -> ColumnElement[Any]:
     if session.get_bind().dialect.name == "postgresql":
         # AT TIME ZONE 'UTC' first: date_trunc on timestamptz would follow the session's
         # time zone, and half-hour zones would shift the buckets.
-        return func.date_trunc("hour", func.timezone("UTC", Article.published_at))
-    # SQLite stores naive UTC text; keep the hour prefix.
-    return func.strftime("%Y-%m-%d %H:00:00", Article.published_at)
+        return func.date_trunc(period, func.timezone("UTC", Article.published_at))
+    # SQLite stores naive UTC text; keep the hour (or day) prefix.
+    pattern = "%Y-%m-%d %H:00:00" if period == "hour" else "%Y-%m-%d 00:00:00"
+    return func.strftime(pattern, Article.published_at)
 
 
 def _as_utc_hour(value: Any) -> datetime:
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _joined_cells(
+    session: Session,
+    cells: _Cells,
+    *,
+    model_version: str,
+    start: datetime,
+    end: datetime,
+    period: Period | None,
+    topic: str | None,
+) -> None:
+    """Add the counts of ``[start, end)`` from the articles ⋈ scores join to ``cells``."""
+    if start >= end:
+        return
+    columns: list[Any] = [Score.topic, Score.sentiment]
+    if period is not None:
+        columns.insert(0, _article_bucket(session, period).label("bucket"))
+    query = (
+        select(*columns, func.count())
+        .join(Article, Article.id == Score.article_id)
+        .where(*_window_filter(model_version, start, end))
+        .group_by(*columns)
+    )
+    if topic is not None:
+        query = query.where(Score.topic == topic)
+    for row in session.execute(query):
+        if period is None:
+            key: tuple[datetime | None, str, str] = (None, row[0], row[1])
+        else:
+            key = (_as_utc_hour(row[0]), row[1], row[2])
+        cells[key] = cells.get(key, 0) + int(row[-1])
+
+
+def _rollup_cells(
+    session: Session,
+    cells: _Cells,
+    *,
+    model_version: str,
+    first: datetime,
+    last: datetime,
+    period: Period | None,
+    topic: str | None,
+) -> None:
+    """Add the rollup's counts of the whole hours ``[first, last)`` to ``cells``."""
+    columns: list[Any] = [ScoreHour.topic, ScoreHour.sentiment]
+    if period is not None:
+        columns.insert(0, func.date_trunc(period, func.timezone("UTC", ScoreHour.hour)))
+    query = (
+        select(*columns, func.sum(ScoreHour.n))
+        .where(
+            ScoreHour.model_version == model_version,
+            ScoreHour.hour >= first,
+            ScoreHour.hour < last,
+        )
+        .group_by(*columns)
+        # Keys whose deltas cancel out (every such article deleted) are no articles at all.
+        .having(func.sum(ScoreHour.n) != 0)
+    )
+    if topic is not None:
+        query = query.where(ScoreHour.topic == topic)
+    for row in session.execute(query):
+        if period is None:
+            key: tuple[datetime | None, str, str] = (None, row[0], row[1])
+        else:
+            key = (_as_utc_hour(row[0]), row[1], row[2])
+        cells[key] = cells.get(key, 0) + int(row[-1])
+
+
+def sentiment_cells(
+    *,
+    session: Session,
+    model_version: str,
+    start: datetime,
+    end: datetime,
+    period: Period | None = None,
+    topic: str | None = None,
+) -> _Cells:
+    """Articles published in ``[start, end)`` per (period start, topic, sentiment).
+
+    ``period=None`` counts the whole range (the first key item is then None); "hour"
+    and "day" bucket by UTC hour or day. The one counting routine behind every public
+    count here: rollup for the whole hours on PostgreSQL, the join for the rest.
+    """
+    cells: _Cells = {}
+    hours = _whole_hours(start, end) if _uses_rollup(session) else None
+    common: dict[str, Any] = {"model_version": model_version, "period": period, "topic": topic}
+    if hours is None:
+        _joined_cells(session, cells, start=start, end=end, **common)
+        return cells
+    first, last = hours
+    _joined_cells(session, cells, start=start, end=first, **common)
+    _rollup_cells(session, cells, first=first, last=last, **common)
+    _joined_cells(session, cells, start=last, end=end, **common)
+    return cells
+
+
+def sentiment_counts_by_topic(
+    *, session: Session, model_version: str, start: datetime, end: datetime
+) -> dict[str, SentimentCounts]:
+    """Counts per topic of articles published in ``[start, end)``."""
+    cells = sentiment_cells(session=session, model_version=model_version, start=start, end=end)
+    result: dict[str, SentimentCounts] = {}
+    for (_, topic, sentiment), count in cells.items():
+        result[topic] = result.get(topic, SentimentCounts()).plus(sentiment, count)
+    return result
 
 
 def hourly_sentiment_counts(
@@ -125,20 +243,60 @@ def hourly_sentiment_counts(
     ``topic=None`` gives every topic; sum over topics for the all-articles series
     (:func:`all_topics_hourly`).
     """
-    bucket = _hour_bucket(session).label("hour")
-    query = (
-        select(bucket, Score.topic, Score.sentiment, func.count())
-        .join(Article, Article.id == Score.article_id)
-        .where(*_window_filter(model_version, start, end))
-        .group_by(bucket, Score.topic, Score.sentiment)
+    cells = sentiment_cells(
+        session=session,
+        model_version=model_version,
+        start=start,
+        end=end,
+        period="hour",
+        topic=topic,
     )
-    if topic is not None:
-        query = query.where(Score.topic == topic)
-    cells: dict[tuple[datetime, str], SentimentCounts] = {}
-    for hour, row_topic, sentiment, count in session.execute(query):
-        key = (_as_utc_hour(hour), row_topic)
-        cells[key] = cells.get(key, SentimentCounts()).plus(sentiment, int(count))
-    return [HourlyCounts(hour, t, counts) for (hour, t), counts in sorted(cells.items())]
+    return _period_counts(cells.items())
+
+
+def _period_counts(
+    items: Iterable[tuple[tuple[datetime | None, str, str], int]],
+) -> list[HourlyCounts]:
+    grouped: dict[tuple[datetime, str], SentimentCounts] = {}
+    for (hour, row_topic, sentiment), count in items:
+        assert hour is not None
+        key = (hour, row_topic)
+        grouped[key] = grouped.get(key, SentimentCounts()).plus(sentiment, count)
+    return [HourlyCounts(hour, t, counts) for (hour, t), counts in sorted(grouped.items())]
+
+
+def compact_score_hours(*, session: Session, since: datetime | None = None) -> int:
+    """Fold the rollup's delta rows into one row per key (PostgreSQL; nothing on SQLite).
+
+    Every write statement on ``scores`` appends its own deltas (no row locks for
+    concurrent scoring workers); this keeps the rows a count reads close to one per key.
+    Safe at any time, alongside writers and readers: one statement, so readers see the
+    rows before or after it, and deltas appended meanwhile are left for the next call.
+    ``since`` limits it to hours from then on. Returns the rows removed.
+    """
+    if not _uses_rollup(session):
+        return 0
+    statement = text(
+        """
+        WITH keys AS (
+            SELECT model_version, hour, topic, sentiment FROM score_hours
+            WHERE hour >= COALESCE(CAST(:since AS timestamptz), '-infinity')
+            GROUP BY 1, 2, 3, 4 HAVING count(*) > 1
+        ), moved AS (
+            DELETE FROM score_hours AS h USING keys AS k
+            WHERE h.model_version = k.model_version AND h.hour = k.hour
+              AND h.topic = k.topic AND h.sentiment = k.sentiment
+            RETURNING h.model_version, h.hour, h.topic, h.sentiment, h.n
+        ), folded AS (
+            INSERT INTO score_hours (model_version, hour, topic, sentiment, n)
+            SELECT model_version, hour, topic, sentiment, sum(n) FROM moved
+            GROUP BY 1, 2, 3, 4 HAVING sum(n) <> 0
+            RETURNING 1
+        )
+        SELECT (SELECT count(*) FROM moved) - (SELECT count(*) FROM folded)
+        """
+    )
+    return int(session.execute(statement, {"since": since}).scalar_one())
 
 
 def all_topics_hourly(rows: list[HourlyCounts]) -> list[HourlyCounts]:
