@@ -292,8 +292,11 @@ def _refusal(refused: dict[str, tuple[int, bytes]]) -> DeliveryError:
     """One error for refused recipients: transient if any refusal was a 4xx."""
     codes = [code for code, _ in refused.values()]
     failure = Failure.TRANSIENT if any(400 <= c < 500 for c in codes) else Failure.REFUSED
+    if len(refused) == 1:
+        ((code, text),) = refused.values()
+        return DeliveryError(f"{_reply(code, text)} (at RCPT TO)", failure=failure)
     detail = "; ".join(f"{rcpt}: {_reply(code, text)}" for rcpt, (code, text) in refused.items())
-    return DeliveryError(f"recipient refused at RCPT TO: {detail}", failure=failure)
+    return DeliveryError(f"recipients refused at RCPT TO: {detail}", failure=failure)
 
 
 @dataclass

@@ -80,38 +80,38 @@ def _print_alerts(rows: list[dict[str, Any]]) -> None:
     from pipeline.alerts.evidence import Evidence
     from pipeline.alerts.states import DeliveryStatus
 
+    # Short columns that stay whole; the two that may fold keep a minimum width, so a
+    # narrow terminal never drops them. Delivery problems are printed in full below.
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
     table.add_column("id", justify="right", no_wrap=True)
     table.add_column("state", no_wrap=True)
-    table.add_column("scope", overflow="fold")
+    table.add_column("scope", overflow="fold", min_width=8)
     table.add_column("negative", justify="right", no_wrap=True)
     table.add_column("baseline", justify="right", no_wrap=True)
     table.add_column("since", no_wrap=True)
-    table.add_column("deliveries", overflow="fold")
+    table.add_column("deliveries", overflow="fold", min_width=10)
     problems: list[str] = []
     for row in rows:
         ev = Evidence.from_json(row["evidence"])
         statuses = Counter(d["status"] for d in row["deliveries"])
-        state = row["state"] + (" (ack)" if row["acknowledged_at"] else "")
         table.add_row(
             str(row["id"]),
-            state,
+            row["state"] + (" (ack)" if row["acknowledged_at"] else ""),
             "all articles" if row["scope"] == "all" else row["topic"],
             f"{_pct(ev.share)} of {ev.n}",
             _pct(ev.baseline),
             _minute(row["fired_at"] or row["started_at"]),
-            ", ".join(f"{count} {status}" for status, count in sorted(statuses.items())),
+            " ".join(f"{status}:{count}" for status, count in sorted(statuses.items())),
         )
         for d in row["deliveries"]:
-            if d["status"] != DeliveryStatus.SENT and d["last_error"]:
-                retry = (
-                    f" (retry at {_minute(d['next_attempt_at'])})" if d["next_attempt_at"] else ""
-                )
-                problems.append(
-                    f"alert {row['id']}: {d['event']} {d['channel']} to "
-                    f"{_shown_target(d['channel'], d['target'])} {d['status']}{retry}: "
-                    f"{d['last_error']}"
-                )
+            if d["status"] == DeliveryStatus.SENT or not d["last_error"]:
+                continue
+            due = _minute(d["next_attempt_at"])
+            problems.append(
+                f"alert {row['id']}: {d['channel']} to {_shown_target(d['channel'], d['target'])} "
+                f"({d['event']}): {d['status']}{f' at {due}' if due else ''}; "
+                f"last error: {d['last_error']}"
+            )
     # markup off: topics, recipients and server replies are data, never rich markup.
     console = Console(markup=False, highlight=False)
     console.print(table)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import threading
@@ -210,3 +211,87 @@ class SmtpReceiver:
 
     def __exit__(self, *exc: object) -> None:
         self._controller.stop()
+
+
+class SmtpPolicyReceiver(SmtpReceiver):
+    """An aiosmtpd server that answers ``RCPT TO`` per address from ``replies`` (e.g.
+    ``"451 4.7.1 Greylisted"``); any other address is accepted. ``replies`` may change
+    between runs (greylisting lifted)."""
+
+    def __init__(self, replies: dict[str, str]) -> None:
+        super().__init__()
+        self.replies = replies
+        self.rcpt_attempts: list[str] = []
+
+    async def handle_RCPT(  # noqa: N802 (aiosmtpd's name)
+        self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]
+    ) -> str:
+        self.rcpt_attempts.append(address)
+        reply = self.replies.get(address)
+        if reply is not None:
+            return reply
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    def delivered_to(self) -> list[str]:
+        return sorted(rcpt for envelope in self.envelopes for rcpt in envelope.rcpt_tos)
+
+
+class DrippingServer:
+    """A real TCP server on loopback that reads what it is sent and answers ``first``, then
+    one ``line`` per ``interval`` seconds, for ever: every read a client makes succeeds
+    well within any per-read timeout, and the answer never ends.
+
+    As an HTTP receiver: ``first=b"HTTP/1.1 200 OK\\r\\n"``, ``line=b"X-Drip: 1\\r\\n"``;
+    as an SMTP server: ``first=b""``, ``line=b"220-still greeting\\r\\n"``.
+    """
+
+    def __init__(self, *, first: bytes, line: bytes, interval: float = 1.0) -> None:
+        self.first, self.line, self.interval = first, line, interval
+        self.connections = 0
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    def __enter__(self) -> DrippingServer:
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self._listener.settimeout(0.2)
+        self.port = int(self._listener.getsockname()[1])
+        accept = threading.Thread(target=self._accept, daemon=True)
+        accept.start()
+        self._threads.append(accept)
+        return self
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/hook"
+
+    def _accept(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, _ = self._listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            self.connections += 1
+            thread = threading.Thread(target=self._drip, args=(conn,), daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def _drip(self, conn: socket.socket) -> None:
+        with conn:
+            conn.settimeout(0.2)
+            with contextlib.suppress(TimeoutError, OSError):
+                conn.recv(65536)  # the request (or nothing, for SMTP): not looked at
+            try:
+                conn.sendall(self.first)
+                while not self._stop.wait(self.interval):
+                    conn.sendall(self.line)
+            except OSError:
+                return  # the client hung up: what finsent's deadline does
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._listener.close()
+        for thread in self._threads:
+            thread.join(timeout=5)

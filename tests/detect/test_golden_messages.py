@@ -13,7 +13,14 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from detect_helpers import NOW, SmtpReceiver, WebhookReceiver, add_burst, add_news, add_ordinary_week
+from detect_helpers import (
+    NOW,
+    SmtpReceiver,
+    WebhookReceiver,
+    add_burst,
+    add_news,
+    add_ordinary_week,
+)
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
