@@ -17,10 +17,6 @@ import threading
 import time
 
 
-class DeliveryTimeout(Exception):
-    """Raised by a notifier for a connection cut because its deadline passed."""
-
-
 class Deadline:
     """The end of one attempt, ``seconds`` from now (monotonic clock)."""
 
@@ -64,8 +60,9 @@ class Deadline:
         for sock in sockets:
             sock.close()
 
-    def timeout_error(self) -> DeliveryTimeout:
-        return DeliveryTimeout(f"no complete answer within {self.seconds:g} s")
+    def timeout_message(self) -> str:
+        """What an attempt cut short by this deadline records."""
+        return f"no complete answer within {self.seconds:g} s"
 
 
 def _cut(sock: socket.socket) -> None:

@@ -81,7 +81,6 @@ def alert_message(alert: Alert, *, event: DeliveryEvent, dashboard_url: str) -> 
         ends_at=alert.resolved_at if event == DeliveryEvent.RESOLVED else None,
         evidence=evidence_of(alert),
         dashboard_url=dashboard_url,
-        acknowledged=alert.acknowledged_at is not None,
     )
 
 
@@ -209,7 +208,7 @@ class _Attempt:
         """Record the attempt as timed out, unless it has just finished after all."""
         with self._lock:
             if not self.done.is_set():
-                self.error = DeliveryError(str(self.deadline.timeout_error()))
+                self.error = DeliveryError(self.deadline.timeout_message())
                 self.done.set()
 
 

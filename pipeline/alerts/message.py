@@ -47,7 +47,6 @@ class AlertMessage:
     ends_at: datetime | None
     evidence: Evidence
     dashboard_url: str
-    acknowledged: bool = False
 
     @property
     def scope_name(self) -> str:

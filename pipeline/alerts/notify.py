@@ -150,7 +150,7 @@ class WebhookNotifier:
                 status, reason = response.status_code, response.reason_phrase
         except httpx.HTTPError as exc:
             if deadline.expired:
-                raise DeliveryError(str(deadline.timeout_error())) from exc
+                raise DeliveryError(deadline.timeout_message()) from exc
             raise DeliveryError(f"{type(exc).__name__}: {exc}") from exc
         if 200 <= status < 300:
             return body.decode()
@@ -284,7 +284,7 @@ class EmailNotifier:
     @staticmethod
     def _transport_error(exc: Exception, deadline: Deadline) -> DeliveryError:
         if deadline.expired:
-            return DeliveryError(str(deadline.timeout_error()))
+            return DeliveryError(deadline.timeout_message())
         return DeliveryError(f"{type(exc).__name__}: {exc}")
 
 
