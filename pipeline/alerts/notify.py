@@ -177,6 +177,8 @@ class _WatchedSMTP(smtplib.SMTP):
         super().__init__(host, port, timeout=max(deadline.remaining(), 0.001))
 
     def _get_socket(self, host: str, port: int, timeout: float) -> socket.socket:
+        # smtplib's own hook for making the connection (SMTP_SSL overrides it too);
+        # typeshed leaves it out.
         sock: socket.socket = super()._get_socket(host, port, timeout)  # type: ignore[misc]
         self._deadline.watch(sock)
         return sock

@@ -5,12 +5,14 @@ from __future__ import annotations
 import contextlib
 import json
 import socket
+import ssl
 import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine
@@ -189,23 +191,39 @@ class WebhookReceiver:
         self._server.server_close()
 
 
-class SmtpReceiver:
-    """A real aiosmtpd SMTP server on loopback that keeps every message."""
+# A self-signed certificate for localhost and 127.0.0.1, for tests only (valid to 2126).
+TLS_CERT = Path(__file__).parent / "tls" / "localhost-cert.pem"
+TLS_KEY = Path(__file__).parent / "tls" / "localhost-key.pem"
 
-    def __init__(self) -> None:
+
+class SmtpReceiver:
+    """A real aiosmtpd SMTP server on loopback that keeps every message.
+
+    ``tls``: offer STARTTLS with the test certificate (:data:`TLS_CERT`).
+    """
+
+    def __init__(self, *, tls: bool = False) -> None:
+        self.tls = tls
         self.messages: list[EmailMessage] = []
         self.envelopes: list[Any] = []
+        self.over_tls: list[bool] = []  # per message: did it come over STARTTLS
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
         self.envelopes.append(envelope)
         self.messages.append(message_from_bytes(envelope.content, policy=policy.default))
+        self.over_tls.append(session.ssl is not None)
         return "250 Message accepted for delivery"
 
     def __enter__(self) -> SmtpReceiver:
         from aiosmtpd.controller import Controller
 
         self.port = free_port()
-        self._controller = Controller(self, hostname="127.0.0.1", port=self.port)
+        options: dict[str, Any] = {}
+        if self.tls:
+            context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            context.load_cert_chain(TLS_CERT, TLS_KEY)
+            options["tls_context"] = context
+        self._controller = Controller(self, hostname="127.0.0.1", port=self.port, **options)
         self._controller.start()
         return self
 
@@ -218,8 +236,8 @@ class SmtpPolicyReceiver(SmtpReceiver):
     ``"451 4.7.1 Greylisted"``); any other address is accepted. ``replies`` may change
     between runs (greylisting lifted)."""
 
-    def __init__(self, replies: dict[str, str]) -> None:
-        super().__init__()
+    def __init__(self, replies: dict[str, str], *, tls: bool = False) -> None:
+        super().__init__(tls=tls)
         self.replies = replies
         self.rcpt_attempts: list[str] = []
 

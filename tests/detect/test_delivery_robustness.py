@@ -16,6 +16,7 @@ from datetime import timedelta
 import pytest
 from detect_helpers import (
     NOW,
+    TLS_CERT,
     DrippingServer,
     SmtpPolicyReceiver,
     WebhookReceiver,
@@ -198,6 +199,31 @@ def test_smtp_without_starttls_is_a_configuration_error_recorded_once(sqlite_eng
     for row in rows(engine):
         assert (row.status, row.attempts, row.next_attempt_at) == ("misconfigured", 1, None)
         assert "STARTTLS" in (row.last_error or "")
+
+
+def test_email_over_starttls_with_a_certificate_that_verifies(sqlite_engine, monkeypatch):
+    engine = sqlite_engine
+    surge(engine)
+    # The test certificate is the only trusted one: what the default context loads.
+    monkeypatch.setenv("SSL_CERT_FILE", str(TLS_CERT))
+    with SmtpPolicyReceiver({}, tls=True) as smtp:
+        settings = Settings(smtp_host="127.0.0.1", smtp_port=smtp.port, alert_email_to=[ACCEPTING])
+        report = run_detection(engine=engine, settings=settings, now=NOW)
+        assert (report.notified, report.failed) == (2, 0)
+        assert smtp.over_tls == [True, True]
+
+
+def test_a_certificate_that_does_not_verify_is_a_configuration_error(sqlite_engine):
+    engine = sqlite_engine
+    surge(engine)
+    with SmtpPolicyReceiver({}, tls=True) as smtp:  # self-signed: trusted by nobody here
+        settings = Settings(smtp_host="127.0.0.1", smtp_port=smtp.port, alert_email_to=[ACCEPTING])
+        report = run_detection(engine=engine, settings=settings, now=NOW)
+        assert (report.notified, report.failed) == (0, 2)
+        assert smtp.messages == []
+    for row in rows(engine):
+        assert (row.status, row.attempts, row.next_attempt_at) == ("misconfigured", 1, None)
+        assert "certificate does not verify" in (row.last_error or "")
 
 
 @pytest.mark.parametrize(
