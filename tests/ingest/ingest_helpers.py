@@ -3,6 +3,7 @@ feeds and hostile responses, test settings, and shortcuts to run ingestion."""
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import threading
@@ -95,6 +96,11 @@ class RequestHandler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: object) -> None:  # noqa: A002
         pass  # keep test output quiet
+
+    def handle(self) -> None:
+        # A client closing a kept-alive connection is no error (and no noise on stderr).
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            super().handle()
 
     def reply(
         self,

@@ -145,9 +145,10 @@ def test_cli_errors_are_one_line(sqlite_url: str, tmp_path: Path) -> None:
         (["feeds", "import", str(broken)], "broken OPML"),
         (["feeds", "add", "gopher://x.example.com/feed"], "unsupported URL scheme 'gopher'"),
         (["feeds", "add", str(tmp_path / "feed.xml")], "FINSENT_ALLOW_PRIVATE_NETWORKS"),
+        (["feeds", "add", "http://[::1/x"], "invalid feed URL 'http://[::1/x': Invalid IPv6 URL"),
     ]:
         result = finsent(*args, env=env)
-        assert result.returncode != 0
+        assert result.returncode == 1
         lines = result.stderr.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("finsent: error: ") and message in lines[0]
     missing = finsent("feeds", "list", env={"FINSENT_DATABASE_URL": f"sqlite:///{tmp_path}/new.db"})
