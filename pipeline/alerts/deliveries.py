@@ -182,7 +182,12 @@ class _Attempt:
         # A daemon: an attempt stuck where nothing can interrupt it (a DNS lookup) must
         # not keep the process alive once the run has moved on.
         name = f"finsent-delivery-{self.delivery_id}"
-        threading.Thread(target=self._run, name=name, daemon=True).start()
+        try:
+            threading.Thread(target=self._run, name=name, daemon=True).start()
+        except RuntimeError as exc:  # no thread to be had (a process limit): try later
+            with self._lock:
+                self.error = DeliveryError(f"cannot start the attempt: {exc}")
+                self.done.set()
 
     def _run(self) -> None:
         payload: str | None = None

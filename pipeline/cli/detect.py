@@ -10,7 +10,11 @@ from pipeline.settings import get_settings
 
 @app.command("detect")
 def detect(json_output: bool = JsonOption) -> None:
-    """Evaluate every scope once: open and resolve alerts, send what is due."""
+    """Evaluate every scope once: open and resolve alerts, send what is due.
+
+    Every delivery is attempted at once, each given FINSENT_DELIVERY_TIMEOUT_SECONDS in
+    all, so sending takes at most that plus a second, whatever the receivers do.
+    """
     from pipeline.alerts import run_detection
     from pipeline.wiring import open_database
 
