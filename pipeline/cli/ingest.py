@@ -1,4 +1,4 @@
-"""``finsent ingest``: fetch every enabled feed once."""
+"""``finsent ingest``: fetch every enabled feed once (URLs and errors come redacted)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pipeline.settings import get_settings
 @app.command("ingest")
 def ingest(json_output: bool = JsonOption) -> None:
     """Fetch every enabled feed once and store the new articles."""
-    from pipeline.ingest import ingest_feeds
+    from pipeline.ingest import FeedStatus, ingest_feeds
     from pipeline.wiring import open_database
 
     settings = get_settings()
@@ -30,5 +30,5 @@ def ingest(json_output: bool = JsonOption) -> None:
         f"in {report.seconds:.1f}s"
     )
     for outcome in report.details:
-        if outcome.status == "error":
+        if outcome.status is FeedStatus.ERROR:
             typer.echo(f"  feed {outcome.feed_id} {outcome.url}: {outcome.error}", err=True)

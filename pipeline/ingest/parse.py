@@ -75,7 +75,6 @@ class EntryItem:
 class ParsedFeed:
     """The usable entries of a feed, and how many entries it had in all."""
 
-    version: str
     entries_seen: int
     items: list[EntryItem] = field(default_factory=list)
 
@@ -204,7 +203,7 @@ def parse_feed(
             raise NotAFeed(_describe_non_feed(body, bozo))
         if bozo is not None and not isinstance(bozo, _SOFT_BOZO):
             raise NotAFeed(f"malformed {version} feed: {bozo}"[:500])
-    result = ParsedFeed(version=version or "unknown", entries_seen=len(entries))
+    result = ParsedFeed(entries_seen=len(entries))
     # Relative links resolve against the feed's URL, never carrying its credentials.
     base_url = without_userinfo(url)
     for entry in entries:
