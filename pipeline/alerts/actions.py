@@ -13,7 +13,11 @@ from sqlalchemy.orm import Session
 from pipeline.alerts.states import OPEN_ALERT_STATES, AlertState
 from pipeline.db import iso, utcnow
 from pipeline.errors import FinsentError, UsageError
-from pipeline.schema import Alert, Delivery, Silence
+from pipeline.schema import Alert, Delivery, Score, Silence
+
+MAX_ID = 2**31 - 1
+# Longer than anyone means: a typo (`999999999d`), not a plan.
+MAX_SILENCE = timedelta(days=366)
 
 _DURATION = re.compile(r"(\d+)\s*([smhdw])")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -28,6 +32,10 @@ def parse_duration(text: str) -> timedelta:
     seconds = sum(int(value) * _UNIT_SECONDS[unit] for value, unit in parts)
     if seconds <= 0:
         raise UsageError(f"duration {text!r} must be positive")
+    if seconds > MAX_SILENCE.total_seconds():  # before timedelta() itself overflows
+        raise FinsentError(
+            f"duration {text!r} is too long: a silence lasts at most {MAX_SILENCE.days}d"
+        )
     return timedelta(seconds=seconds)
 
 
@@ -86,12 +94,28 @@ def alert_as_dict(*, session: Session, alert: Alert) -> dict[str, Any]:
 
 def acknowledge_alert(*, session: Session, alert_id: int, now: datetime | None = None) -> Alert:
     """Record that someone has seen the alert (the first acknowledgement time is kept)."""
-    alert = session.get(Alert, alert_id)
+    # Ids are 32-bit integers on every backend; a larger number cannot name an alert.
+    alert = session.get(Alert, alert_id) if 0 < alert_id <= MAX_ID else None
     if alert is None:
         raise FinsentError(f"no alert with id {alert_id}")
     if alert.acknowledged_at is None:
         alert.acknowledged_at = now or utcnow()
     return alert
+
+
+def _known_topic(session: Session, scope: str) -> str:
+    """The topic ``scope`` names, as the model spells it (case aside).
+
+    A misspelt topic would silence nothing while looking as if it did, so it is refused
+    with the list of topics; before anything is scored there is no list to check against.
+    """
+    topics = sorted(session.scalars(select(Score.topic).distinct()))
+    if not topics:
+        return scope
+    by_case = {topic.casefold(): topic for topic in topics}
+    if scope.casefold() in by_case:
+        return by_case[scope.casefold()]
+    raise FinsentError(f"no topic {scope!r}; use 'all', '*' or one of: " + ", ".join(topics))
 
 
 def add_silence(
@@ -106,6 +130,10 @@ def add_silence(
     scope = scope.strip()
     if not scope:
         raise FinsentError("--scope must name a topic, 'all' (the all-articles alert) or '*'")
+    if duration > MAX_SILENCE:
+        raise FinsentError(f"a silence lasts at most {MAX_SILENCE.days} days")
+    if scope not in ("all", "*"):
+        scope = _known_topic(session, scope)
     now = now or utcnow()
     silence = Silence(scope=scope, until=now + duration, created_at=now, reason=reason)
     session.add(silence)

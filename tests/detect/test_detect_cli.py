@@ -67,6 +67,9 @@ def test_detect_list_ack_and_silence(surging_db: str) -> None:
         (["alerts", "ack", "4242"], "no alert with id 4242", 1),
         (["alerts", "silence", "--scope", "banking", "--for", "soon"], "cannot read duration", 2),
         (["alerts", "list", "--state", "burning"], "unknown state", 2),
+        (["alerts", "ack", "99999999999999999999999"], "no alert with id", 1),
+        (["alerts", "silence", "--scope", "banking", "--for", "999999999d"], "at most 366d", 1),
+        (["alerts", "silence", "--scope", "banking", "--for", "9" * 30 + "d"], "at most", 1),
     ],
 )
 def test_mistakes_exit_non_zero_with_one_line(
@@ -79,3 +82,24 @@ def test_mistakes_exit_non_zero_with_one_line(
     assert result.returncode == code
     assert result.stderr.count("\n") == 1
     assert result.stderr.startswith("finsent: error: ") and message in result.stderr
+
+
+def test_a_silence_for_a_topic_that_does_not_exist_is_refused(surging_db: str) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FINSENT_")}
+    env["FINSENT_DATABASE_URL"] = surging_db
+    result = subprocess.run(
+        [*FINSENT, "alerts", "silence", "--scope", "bankng", "--for", "1h"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 1
+    assert result.stderr.count("\n") == 1
+    assert "no topic 'bankng'" in result.stderr and "banking" in result.stderr
+    engine = make_engine(surging_db)
+    try:
+        with engine.connect() as connection:
+            assert connection.exec_driver_sql("SELECT count(*) FROM silences").scalar() == 0
+    finally:
+        engine.dispose()
