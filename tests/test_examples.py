@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pipeline.ingest.feeds import normalise_feed_url
+from pipeline.ingest.urls import normalise_feed_url
 from pipeline.ingest.opml import read_opml
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
