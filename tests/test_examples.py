@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pipeline.ingest.urls import normalise_feed_url
 from pipeline.ingest.opml import read_opml
+from pipeline.ingest.urls import normalise_feed_url
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
