@@ -19,26 +19,52 @@ SHIPPED_MODEL_DIR = Path(__file__).resolve().parent / "finsent-minilm"
 
 if TYPE_CHECKING:
     from models.config import ModelConfig, TrainConfig
+    from models.evaluate import evaluate_csv
     from models.scorer import Prediction, Scorer
-    from models.tasks import TaskSpec
+    from models.tasks import (
+        SENTIMENT,
+        SENTIMENT_LABELS,
+        TOPIC,
+        TOPIC_LABELS,
+        TaskSpec,
+        UnknownLabelError,
+    )
+    from models.text import clean_text
+    from models.train import train_model
 
 _EXPORTS = {
     "Scorer": "models.scorer",
     "Prediction": "models.scorer",
     "TaskSpec": "models.tasks",
+    # The label names of the shipped tasks, in head order: the one list everyone reads.
+    "SENTIMENT_LABELS": "models.tasks",
+    "TOPIC_LABELS": "models.tasks",
     "ModelConfig": "models.config",
     "TrainConfig": "models.config",
     "clean_text": "models.text",
+    # Training and evaluation, for `finsent train` and `finsent evaluate`.
+    "SENTIMENT": "models.tasks",
+    "TOPIC": "models.tasks",
+    "UnknownLabelError": "models.tasks",
+    "train_model": "models.train",
+    "evaluate_csv": "models.evaluate",
 }
 
 __all__ = [
+    "SENTIMENT",
+    "SENTIMENT_LABELS",
     "SHIPPED_MODEL_DIR",
+    "TOPIC",
+    "TOPIC_LABELS",
     "ModelConfig",
     "Prediction",
     "Scorer",
     "TaskSpec",
     "TrainConfig",
+    "UnknownLabelError",
     "clean_text",
+    "evaluate_csv",
+    "train_model",
 ]
 
 

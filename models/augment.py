@@ -39,7 +39,6 @@ from models._augment_vocab import (
 
 # Tweets already carry plenty of neutral text, so news augmentation leans to the polar classes.
 CLASS_WEIGHTS = {"positive": 0.40, "negative": 0.35, "neutral": 0.25}
-SENTIMENTS = ("negative", "neutral", "positive")
 
 # (past, present 3sg, participle) per direction; "good" means the number went up.
 _UP = [

@@ -151,9 +151,21 @@ def _load_encoder(model_dir: Path, storage: str, config: ModelConfig, *, merge: 
 
 def load_model_dir(model_dir: str | Path, *, merge_adapter: bool = True) -> LoadedModel:
     """Load a directory written by :func:`save_model_dir` (on CPU, eval mode)."""
+    from transformers.utils import logging as hf_logging
+
+    # Loading takes seconds, not minutes: no "Loading weights" bar on every command's stderr.
+    bar_was_enabled = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        return _load_model_dir(Path(model_dir), merge_adapter=merge_adapter)
+    finally:
+        if bar_was_enabled:
+            hf_logging.enable_progress_bar()
+
+
+def _load_model_dir(path: Path, *, merge_adapter: bool) -> LoadedModel:
     from transformers import AutoTokenizer
 
-    path = Path(model_dir)
     if not (path / CONFIG).is_file():
         raise FileNotFoundError(f"{path} is not a finsent model directory (no {CONFIG})")
     raw = json.loads((path / CONFIG).read_text())

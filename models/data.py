@@ -1,4 +1,5 @@
-"""Labelled CSVs → examples, the stratified dev split, and length-bucketed task batches."""
+"""Labelled CSVs → examples, the stratified dev splits (tweets; the fixed news split), and
+length-bucketed task batches."""
 
 from __future__ import annotations
 
@@ -9,8 +10,9 @@ import random
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from models.tasks import TaskSpec, UnknownLabelError
+from models.tasks import SENTIMENT, TaskSpec, UnknownLabelError
 from models.text import clean_text
 
 
@@ -79,11 +81,14 @@ def load_task_data(path: str | Path, task: TaskSpec, *, dedupe: bool = True) -> 
 
 
 def stratified_split(
-    labels: Sequence[int], *, fraction: float, seed: int
+    labels: Sequence[Any], *, fraction: float, seed: int
 ) -> tuple[list[int], list[int]]:
-    """(train, dev) indices: ``fraction`` of each label goes to dev, drawn with ``seed``."""
+    """(train, dev) indices: ``fraction`` of each label goes to dev, drawn with ``seed``.
+
+    A label is anything sortable: a label index, or a tuple such as (label, source) to
+    stratify by both."""
     rng = random.Random(seed)
-    by_label: dict[int, list[int]] = {}
+    by_label: dict[Any, list[int]] = {}
     for i, label in enumerate(labels):
         by_label.setdefault(label, []).append(i)
     train, dev = [], []
@@ -94,6 +99,93 @@ def stratified_split(
         dev.extend(members[:n_dev])
         train.extend(members[n_dev:])
     return sorted(train), sorted(dev)
+
+
+# The news development split: a fixed 20% of news-sentiment/train.csv, stratified by
+# sentiment and source, kept in the repository (rows and their texts) so that it stays
+# the same whatever happens to the source file or this code.
+NEWS_DEV_FILE = Path(__file__).resolve().parent / "data" / "news_dev.csv"
+NEWS_DEV_FRACTION = 0.2
+NEWS_SPLIT_SEED = 1234
+NEWS_COLUMNS = ("text", "sentiment", "source")
+
+
+def news_split_rows(
+    path: str | Path, *, fraction: float = NEWS_DEV_FRACTION, seed: int = NEWS_SPLIT_SEED
+) -> tuple[list[int], list[int]]:
+    """(train, dev) data-row indices (0-based, header excluded) of a news CSV with
+    ``text``, ``sentiment`` and ``source`` columns: ``fraction`` of every (sentiment,
+    source) stratum goes to dev, drawn with ``seed``. Rows whose cleaned texts are equal
+    always land on the same side, so no text is in both."""
+    texts, values = read_labelled_csv(path)
+    missing = [c for c in NEWS_COLUMNS[1:] if c not in values]
+    if missing:
+        raise ValueError(f"{path}: needs columns {list(NEWS_COLUMNS)} (missing {missing})")
+    first: dict[str, int] = {}
+    owner = [first.setdefault(clean_text(text), i) for i, text in enumerate(texts)]
+    unique = [i for i in range(len(texts)) if owner[i] == i]
+    strata = [(values["sentiment"][i], values["source"][i]) for i in unique]
+    _, dev_pos = stratified_split(strata, fraction=fraction, seed=seed)
+    dev_owners = {unique[k] for k in dev_pos}
+    dev = [i for i in range(len(texts)) if owner[i] in dev_owners]
+    train = [i for i in range(len(texts)) if owner[i] not in dev_owners]
+    return train, dev
+
+
+def write_news_dev_file(source: str | Path, out: str | Path = NEWS_DEV_FILE) -> int:
+    """Write the dev rows of ``source`` (:func:`news_split_rows`) as a labelled CSV:
+    ``row`` (the row in ``source``), ``text``, ``sentiment``, ``source``. Returns the count."""
+    texts, values = read_labelled_csv(source)
+    _, dev = news_split_rows(source)
+    with open(out, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["row", *NEWS_COLUMNS])
+        for i in dev:
+            writer.writerow([i, texts[i], values["sentiment"][i], values["source"][i]])
+    return len(dev)
+
+
+@dataclass(frozen=True)
+class NewsSplit:
+    """The fixed news split of a news CSV: sentiment data for training and for dev."""
+
+    train: TaskData
+    dev: TaskData
+    train_rows: tuple[int, ...]  # data rows of the source CSV
+    dev_rows: tuple[int, ...]
+    dev_sources: tuple[str, ...]  # per dev example, its `source`
+
+
+def load_news_split(source: str | Path, *, dev_file: str | Path = NEWS_DEV_FILE) -> NewsSplit:
+    """Split ``source`` (news-sentiment/train.csv) as ``dev_file`` fixes it: the rows it
+    lists are dev (their texts are checked against ``source``), every other row trains.
+    Texts are cleaned as :func:`load_task_data` cleans them."""
+    texts, values = read_labelled_csv(source)
+    if "sentiment" not in values or "source" not in values:
+        raise ValueError(f"{source}: needs columns {list(NEWS_COLUMNS)}")
+    with open(dev_file, newline="", encoding="utf-8") as handle:
+        listed = [(int(row["row"]), row["text"]) for row in csv.DictReader(handle)]
+    for i, text in listed:
+        if i >= len(texts) or texts[i] != text:
+            raise ValueError(f"{source}: row {i} is not the one {dev_file} lists; wrong file?")
+    dev_rows = sorted(i for i, _ in listed)
+    dev_set = set(dev_rows)
+    train_rows = [i for i in range(len(texts)) if i not in dev_set]
+
+    def task_data(rows: Sequence[int]) -> TaskData:
+        return TaskData(
+            SENTIMENT,
+            tuple(clean_text(texts[i]) for i in rows),
+            tuple(SENTIMENT.encode([values["sentiment"][i] for i in rows])),
+        )
+
+    return NewsSplit(
+        train=task_data(train_rows),
+        dev=task_data(dev_rows),
+        train_rows=tuple(train_rows),
+        dev_rows=tuple(dev_rows),
+        dev_sources=tuple(values["source"][i] for i in dev_rows),
+    )
 
 
 def split_digest(texts: Sequence[str]) -> str:
@@ -146,3 +238,21 @@ def endless_batches(
     size under temperature/uniform mixing simply start another pass)."""
     while True:
         yield from bucketed_batches(lengths, batch_size, rng)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """``python -m models.data news-split SOURCE_CSV``: (re)write models/data/news_dev.csv."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    split = commands.add_parser("news-split", help="write the fixed news development split")
+    split.add_argument("source", type=Path, help="news-sentiment/train.csv")
+    split.add_argument("--out", type=Path, default=NEWS_DEV_FILE)
+    args = parser.parse_args(argv)
+    n = write_news_dev_file(args.source, args.out)
+    print(f"{n} dev rows written to {args.out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,26 +1,83 @@
-"""``finsent evaluate``: per-task metrics of a model on a labelled CSV."""
+"""``finsent evaluate``: what an analyst needs to trust a model on a labelled CSV.
+
+Per task: accuracy, macro- and weighted-F1, per-class precision/recall/F1/support, the
+confusion matrix, and calibration — the expected calibration error (ECE) of the raw
+softmax and of the model's temperature-scaled probabilities (what ``Scorer.predict``
+returns). With ``by=COLUMN``, the same for the rows of each value of that column.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 from models.data import read_labelled_csv
-from models.metrics import classification_report
-from models.tasks import UnknownLabelError
+from models.metrics import classification_report, expected_calibration_error, softmax
+from models.tasks import TaskSpec, UnknownLabelError
 
 if TYPE_CHECKING:
     from models.scorer import Scorer
 
+# The value a blank cell of the --by column is reported under.
+BLANK_GROUP = "(blank)"
+
+
+def task_report(
+    spec: TaskSpec, logits: np.ndarray, y_true: Sequence[int], *, temperature: float
+) -> dict[str, Any]:
+    """classification_report of ``logits`` against ``y_true``, plus ``calibration``: the
+    head's temperature and the ECE (15 bins) before (T = 1) and after scaling by it."""
+    report = classification_report(y_true, logits.argmax(axis=1).tolist(), spec.labels)
+    report["calibration"] = {
+        "temperature": round(float(temperature), 4),
+        "ece_before": round(expected_calibration_error(softmax(logits), y_true), 4),
+        "ece_after": round(expected_calibration_error(softmax(logits / temperature), y_true), 4),
+    }
+    return report
+
+
+def _reports(
+    specs: Sequence[TaskSpec],
+    columns: Mapping[str, list[str]],
+    logits: Mapping[str, np.ndarray],
+    rows: Sequence[int],
+    temperatures: Mapping[str, float],
+) -> dict[str, dict[str, Any]]:
+    """{task: report} over the given rows (``logits`` are indexed by row)."""
+    reports = {}
+    for spec in specs:
+        labelled = [i for i in rows if columns[spec.name][i]]
+        if not labelled:
+            continue
+        y_true = [spec.label_index(columns[spec.name][i]) for i in labelled]
+        reports[spec.name] = task_report(
+            spec,
+            logits[spec.name][labelled],
+            y_true,
+            temperature=temperatures.get(spec.name, 1.0),
+        )
+    return reports
+
 
 def evaluate_csv(
-    scorer: Scorer, path: str | Path, *, tasks: Sequence[str] | None = None, batch_size: int = 64
-) -> dict[str, dict]:
-    """``{task: report}`` for every model task that has a column in ``path``.
+    scorer: Scorer,
+    path: str | Path,
+    *,
+    tasks: Sequence[str] | None = None,
+    by: str | None = None,
+    batch_size: int = 64,
+) -> dict[str, Any]:
+    """``{task: report}`` for every model task that has a column in ``path`` (see
+    :func:`task_report`). With ``by``, ``{"overall": {task: report}, "by": COLUMN,
+    "groups": {value: {task: report}}}``, groups in sorted order (a blank cell is the
+    group ``"(blank)"``).
 
     Rows with a blank cell for a task are left out of that task. Unknown label names raise
-    :class:`~models.tasks.UnknownLabelError` naming all of them.
+    :class:`~models.tasks.UnknownLabelError` naming all of them; a ``by`` column the file
+    does not have is a ``ValueError`` naming the columns it has.
     """
     texts, columns = read_labelled_csv(path)
     specs = [t for t in scorer.tasks if t.name in columns and (tasks is None or t.name in tasks)]
@@ -29,6 +86,8 @@ def evaluate_csv(
             f"{path}: no column for any model task "
             f"(model tasks: {[t.name for t in scorer.tasks]}, columns: {list(columns)})"
         )
+    if by is not None and by not in columns:
+        raise ValueError(f"{path}: no column {by!r} to group by (columns: {list(columns)})")
     problems = []
     for spec in specs:
         unknown = sorted({v for v in columns[spec.name] if v and v not in spec.labels})
@@ -37,15 +96,24 @@ def evaluate_csv(
     if problems:
         raise UnknownLabelError(f"{path}: " + "; ".join(problems))
     needed = sorted({i for s in specs for i, v in enumerate(columns[s.name]) if v})
-    logits = scorer.predict_logits([texts[i] for i in needed], batch_size=batch_size)
-    position = {row: k for k, row in enumerate(needed)}
-    reports = {}
+    raw = scorer.predict_logits([texts[i] for i in needed], batch_size=batch_size)
+    # Logits indexed by CSV row (rows no task needs stay zero and are never read).
+    logits = {}
     for spec in specs:
-        rows = [i for i, v in enumerate(columns[spec.name]) if v]
-        y_true = [spec.label_index(columns[spec.name][i]) for i in rows]
-        y_pred = logits[spec.name][[position[i] for i in rows]].argmax(axis=1).tolist()
-        reports[spec.name] = classification_report(y_true, y_pred, spec.labels)
-    return reports
+        full = np.zeros((len(texts), spec.num_labels), dtype=np.float32)
+        full[needed] = raw[spec.name]
+        logits[spec.name] = full
+    overall = _reports(specs, columns, logits, range(len(texts)), scorer.temperatures)
+    if by is None:
+        return overall
+    members: dict[str, list[int]] = {}
+    for i, value in enumerate(columns[by]):
+        members.setdefault(value or BLANK_GROUP, []).append(i)
+    groups = {
+        value: _reports(specs, columns, logits, members[value], scorer.temperatures)
+        for value in sorted(members)
+    }
+    return {"overall": overall, "by": by, "groups": groups}
 
 
 def dev_split_reports(scorer: Scorer, *, batch_size: int = 128) -> dict[str, dict]:
@@ -64,46 +132,62 @@ def dev_split_reports(scorer: Scorer, *, batch_size: int = 128) -> dict[str, dic
         dev = data.subset(dev_idx)
         if split_digest(dev.texts) != info["dev_digest"]:
             raise ValueError(f"{info['file']}: dev split differs from the one in the card")
-        logits = scorer.predict_logits(list(dev.texts), batch_size=batch_size)[spec.name]
-        reports[spec.name] = classification_report(dev.labels, logits.argmax(1), spec.labels)
+        logits = scorer.predict_logits(list(dev.texts), batch_size=batch_size, clean=False)
+        reports[spec.name] = task_report(
+            spec,
+            logits[spec.name],
+            dev.labels,
+            temperature=scorer.temperatures.get(spec.name, 1.0),
+        )
     return reports
 
 
-def main() -> None:
-    """``python -m models.evaluate MODEL_DIR``: dev-split and news-sentence figures of a
-    model, unquantised and int8, side by side (the int8 accuracy cost)."""
+def _brief(reports: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, float]]:
+    return {
+        task: {k: round(r[k], 4) for k in ("n", "accuracy", "macro_f1")}
+        for task, r in reports.items()
+    }
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """``python -m models.evaluate MODEL_DIR``: a model's figures on every development and
+    evaluation set — the tweet dev split (re-created from the card; needs the training
+    files), the news dev split (models/data/news_dev.csv) and the hand-written news set —
+    unquantised and with each quantisation, side by side (the int8 cost), as JSON."""
     import argparse
     import json
     import time
 
-    from models.scorer import Scorer
+    from models.data import NEWS_DEV_FILE
+    from models.scorer import QUANTIZE_CHOICES, Scorer
 
+    here = Path(__file__).resolve().parent
     parser = argparse.ArgumentParser(description=main.__doc__)
     parser.add_argument("model_dir", type=Path)
+    parser.add_argument("--news", type=Path, default=here / "data" / "news_headlines_eval.csv")
+    parser.add_argument("--news-dev", type=Path, default=NEWS_DEV_FILE)
     parser.add_argument(
-        "--news", type=Path, default=Path(__file__).parent / "data" / "news_headlines_eval.csv"
+        "--no-tweet-dev", action="store_true", help="skip the tweet dev split (slowest part)"
     )
-    args = parser.parse_args()
-    rows = {}
-    for quantize in ("none", "int8"):
+    parser.add_argument("--quantize", nargs="+", default=list(QUANTIZE_CHOICES))
+    args = parser.parse_args(argv)
+    rows: dict[str, Any] = {}
+    for quantize in args.quantize:
         scorer = Scorer.from_pretrained(args.model_dir, device="cpu", quantize=quantize)
         started = time.time()
-        dev = dev_split_reports(scorer)
-        news = evaluate_csv(scorer, args.news)
-        rows[quantize] = {
-            "dev": {
-                t: {k: round(r[k], 4) for k in ("n", "accuracy", "macro_f1")}
-                for t, r in dev.items()
-            },
-            "news": {
-                t: {k: round(r[k], 4) for k in ("n", "accuracy", "macro_f1")}
-                for t, r in news.items()
-            },
-            "news_confusion_sentiment": news["sentiment"]["confusion"]
-            if "sentiment" in news
-            else None,
-            "seconds": round(time.time() - started, 1),
+        row: dict[str, Any] = {}
+        if not args.no_tweet_dev:
+            row["tweet_dev"] = _brief(dev_split_reports(scorer))
+        news_dev = evaluate_csv(scorer, args.news_dev, tasks=["sentiment"], by="source")
+        row["news_dev"] = _brief(news_dev["overall"])
+        row["news_dev_by_source"] = {
+            value: _brief(reports) for value, reports in news_dev["groups"].items()
         }
+        news = evaluate_csv(scorer, args.news)
+        row["news_eval"] = _brief(news)
+        row["news_eval_confusion_sentiment"] = news["sentiment"]["confusion"]
+        row["seconds"] = round(time.time() - started, 1)
+        rows[quantize] = row
     print(json.dumps(rows, indent=2))
 
 

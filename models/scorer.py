@@ -11,17 +11,18 @@ import numpy as np
 import torch
 
 from models.checkpoint import load_model_dir
+from models.metrics import softmax
 from models.network import MultiTaskModel
 from models.tasks import TaskSpec
-from models.text import clean_text
+from models.text import MAX_CHARS_PER_TOKEN, clean_text, fit_to_token_budget
 
-# Dynamic int8 costs < 1 point per task on the dev split (models/README.md) and is ~2x
-# faster on CPU, so it is the CPU default; CUDA runs bf16 autocast instead.
-CPU_DEFAULT_QUANTIZE = "int8"
+# fp32 on CPU (issue 12, measured in BENCHMARKS.md "The CPU default"): dynamic int8 costs
+# 2.8 points of sentiment accuracy on the hand-written news set (0.4 on the news dev split,
+# 0.9 on tweet topics) for 1.5x the per-text speed, while fp32 `finsent predict` is already
+# 6x the two-pipeline baseline (target 3x). int8 stays one setting away
+# (FINSENT_QUANTIZE=int8, --quantize int8). CUDA runs bf16 autocast instead.
+CPU_DEFAULT_QUANTIZE = "none"
 QUANTIZE_CHOICES = ("none", "int8")
-# Characters kept before tokenising: far more than max_length tokens ever need, and it
-# keeps a pathological megabyte "article" from stalling the tokenizer.
-_CHARS_PER_TOKEN_CAP = 24
 
 
 @dataclass(frozen=True)
@@ -150,8 +151,9 @@ class Scorer:
     def from_pretrained(
         cls, model_dir: str | Path, *, device: str = "auto", quantize: str | None = None
     ) -> Scorer:
-        """Load a model directory. ``quantize``: None = the device's default (int8 on CPU,
-        none on CUDA), ``"none"`` or ``"int8"`` (CPU only)."""
+        """Load a model directory. ``quantize``: None = the device's default
+        (:data:`CPU_DEFAULT_QUANTIZE` on CPU, none on CUDA), ``"none"`` (fp32) or
+        ``"int8"`` (dynamic int8, CPU only)."""
         dev = resolve_device(device)
         if quantize is None:
             quantize = CPU_DEFAULT_QUANTIZE if dev.type == "cpu" else "none"
@@ -179,47 +181,76 @@ class Scorer:
             card=loaded.card,
         )
 
-    def _tokenize(self, texts: Sequence[str]) -> list[list[int]]:
-        cap = self.max_length * _CHARS_PER_TOKEN_CAP
-        cleaned = [clean_text(t)[:cap] for t in texts]
+    def fit_to_length(self, texts: Sequence[str], *, max_length: int | None = None) -> list[str]:
+        """Each text cut at a token boundary so that the model reads all of it: at most
+        ``max_length`` tokens (default: the model's own ``max_length``), special tokens
+        included. Texts are not cleaned here; clean them first (:func:`models.clean_text`)
+        and predict with ``clean=False``, so what is cut is exactly what the model reads.
+
+        >>> scorer.fit_to_length(["Acme beats estimates"], max_length=4)  # doctest: +SKIP
+        ['Acme beats']
+        """
+        limit = self.max_length if max_length is None else max_length
+        if limit < 1:
+            raise ValueError(f"max_length must be >= 1, got {limit}")
+        return fit_to_token_budget(texts, tokenizer=self.tokenizer, max_length=limit)
+
+    def _tokenize(self, texts: Sequence[str], *, clean: bool) -> list[list[int]]:
+        # The character cap keeps a pathological megabyte "article" from stalling the
+        # tokenizer; fit_to_length cuts with the same bound, so a fitted text is never cut.
+        cap = self.max_length * MAX_CHARS_PER_TOKEN
+        prepared = [(clean_text(t) if clean else t)[:cap] for t in texts]
         encoded = self.tokenizer(
-            cleaned, truncation=True, max_length=self.max_length, padding=False
+            prepared, truncation=True, max_length=self.max_length, padding=False
         )
         return encoded["input_ids"]
 
     def predict_logits(
-        self, texts: Sequence[str], *, batch_size: int = 64
+        self, texts: Sequence[str], *, batch_size: int = 64, clean: bool = True
     ) -> dict[str, np.ndarray]:
-        """Raw (uncalibrated) logits per task, (n_texts, n_labels), in input order."""
+        """Raw (uncalibrated) logits per task, (n_texts, n_labels), in input order.
+        ``clean=False``: the texts were already cleaned (:func:`models.clean_text`)."""
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         if len(texts) == 0:
             return {t.name: np.zeros((0, t.num_labels), dtype=np.float32) for t in self.tasks}
         return logits_for_ids(
             self.model,
-            self._tokenize(texts),
+            self._tokenize(texts, clean=clean),
             pad_id=self.tokenizer.pad_token_id or 0,
             device=self.device,
             batch_size=batch_size,
         )
 
-    def predict_proba(self, texts: Sequence[str], *, batch_size: int = 64) -> dict[str, np.ndarray]:
-        """Calibrated probabilities per task, (n_texts, n_labels), in input order."""
-        logits = self.predict_logits(texts, batch_size=batch_size)
+    def calibrated(self, logits: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Probabilities per task from raw logits: softmax(logits / T) with each head's
+        temperature (fitted on the development split when the model was trained)."""
         return {
-            name: _softmax(value / self.temperatures.get(name, 1.0))
+            name: softmax(value / self.temperatures.get(name, 1.0))
             for name, value in logits.items()
         }
 
-    def predict(self, texts: Sequence[str], *, batch_size: int = 64) -> list[Prediction]:
+    def predict_proba(
+        self, texts: Sequence[str], *, batch_size: int = 64, clean: bool = True
+    ) -> dict[str, np.ndarray]:
+        """Calibrated probabilities per task, (n_texts, n_labels), in input order."""
+        return self.calibrated(self.predict_logits(texts, batch_size=batch_size, clean=clean))
+
+    def predict(
+        self, texts: Sequence[str], *, batch_size: int = 64, clean: bool = True
+    ) -> list[Prediction]:
         """Topic and sentiment for each text, in input order.
+
+        Texts are cleaned first (:func:`models.clean_text`: HTML entities and tags, links,
+        cashtags, whitespace), as in training; pass ``clean=False`` for texts that already
+        are, and longer texts are cut to ``max_length`` tokens (see :meth:`fit_to_length`).
 
         >>> [p.sentiment for p in scorer.predict(["Acme raises guidance"])]  # doctest: +SKIP
         ['positive']
         """
         if isinstance(texts, str):
             raise TypeError("predict takes a sequence of texts, not one string")
-        probs = self.predict_proba(texts, batch_size=batch_size)
+        probs = self.predict_proba(texts, batch_size=batch_size, clean=clean)
         topic_spec = self._task("topic")
         sent_spec = self._task("sentiment")
         topic_p, sent_p = probs["topic"], probs["sentiment"]
@@ -246,9 +277,3 @@ class Scorer:
             if task.name == name:
                 return task
         raise ValueError(f"model has no {name!r} task (tasks: {[t.name for t in self.tasks]})")
-
-
-def _softmax(logits: np.ndarray) -> np.ndarray:
-    shifted = logits - logits.max(axis=-1, keepdims=True)
-    exp = np.exp(shifted)
-    return exp / exp.sum(axis=-1, keepdims=True)

@@ -8,6 +8,7 @@ import math
 import platform
 import random
 import shutil
+import sys
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -38,12 +39,6 @@ from models.network import MultiTaskModel, count_parameters, joint_loss
 from models.scorer import logits_for_ids, pad_batch, resolve_device
 from models.tasks import MISSING_LABEL, TaskSpec
 from models.text import clean_text
-
-
-def set_seeds(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
 
 
 def _augmentation(n: int, seed: int) -> list[tuple[str, str]]:
@@ -194,8 +189,10 @@ def train_model(
     and return its model card (also written as ``model_card.json``)."""
     mc = model_config or ModelConfig()
     tc = train_config or TrainConfig()
+    from transformers import get_linear_schedule_with_warmup, set_seed
+
     torch.set_num_threads(tc.num_threads)
-    set_seeds(tc.seed)
+    set_seed(tc.seed)  # Python, NumPy and torch (CPU and CUDA) generators
     device = resolve_device(tc.device)
     started = time.time()
 
@@ -235,14 +232,12 @@ def train_model(
     )
     steps_per_epoch = math.ceil(sum(sizes) / tc.batch_size)
     total_steps = steps_per_epoch * tc.epochs
-    warmup = max(1, int(total_steps * tc.warmup_ratio))
-
-    def schedule(step: int) -> float:
-        if step < warmup:
-            return (step + 1) / warmup
-        return max(0.0, (total_steps - step) / max(1, total_steps - warmup))
-
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
+    # Linear warm-up over the first warmup_ratio of the steps, then linear decay to zero.
+    scheduler = get_linear_schedule_with_warmup(
+        optimizer,
+        num_warmup_steps=max(1, int(total_steps * tc.warmup_ratio)),
+        num_training_steps=total_steps,
+    )
     trainable, total_params = count_parameters(model)
 
     from tqdm.auto import tqdm
@@ -266,8 +261,6 @@ def train_model(
     history: list[dict[str, Any]] = []
     best_score = -1.0
     use_bf16 = device.type == "cuda"
-    import sys
-
     # On a terminal refresh often; into a log file, a line a minute.
     interval = 0.5 if sys.stderr.isatty() else 60.0
     bar = tqdm(
@@ -315,7 +308,12 @@ def train_model(
         score = float(np.mean([r["macro_f1"] for r in reports.values()]))
         summary = _summary(reports)
         history.append({"epoch": epoch, "seconds": round(time.time() - started, 1), "dev": summary})
-        bar.write(f"epoch {epoch}: dev {json.dumps(summary)} mean macro-F1 {score:.4f}")
+        if tc.progress:
+            # On stderr, with the bar: stdout carries only the command's own output.
+            bar.write(
+                f"epoch {epoch}: dev {json.dumps(summary)} mean macro-F1 {score:.4f}",
+                file=sys.stderr,
+            )
         if score > best_score:
             # Keep the best epoch on disk at once: a run cut short still leaves a model.
             best_score = score

@@ -8,9 +8,10 @@ from collections import Counter
 
 import pytest
 
+from models import SENTIMENT_LABELS
 from models.augment import CLASS_WEIGHTS, main, news_style_examples
 
-SENTIMENTS = {"negative", "neutral", "positive"}
+SENTIMENTS = set(SENTIMENT_LABELS)
 
 
 @pytest.fixture(scope="module")

@@ -62,6 +62,69 @@ def test_predict_table_and_errors(tiny_model_dir: Path, tmp_path: Path) -> None:
     assert "nothing to score" in str(nothing.exception)
 
 
+def test_predict_reads_utf8_lines_and_refuses_other_encodings(
+    tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    good = tmp_path / "good.txt"
+    good.write_bytes("\ufeffAcme beats\r\nKurs fällt \u2028 weiter\r\n".encode())
+    result = invoke("predict", "--model", str(tiny_model_dir), "--json", "--input", str(good))
+    assert result.exit_code == 0, result.output
+    texts = [json.loads(line)["text"] for line in result.stdout.splitlines()]
+    assert texts == ["Acme beats", "Kurs fällt \u2028 weiter"]  # BOM, CRs dropped; U+2028 kept
+    latin1 = tmp_path / "latin1.txt"
+    latin1.write_bytes("Acme beats\nKurs fällt\n".encode("latin-1"))
+    for args, stdin, where in (
+        (["--input", str(latin1)], None, str(latin1)),
+        (["--input", "-"], latin1.read_bytes(), "standard input"),
+    ):
+        bad = CliRunner().invoke(
+            app, ["predict", "--model", str(tiny_model_dir), *args], input=stdin
+        )
+        assert isinstance(bad.exception, FinsentError)
+        message = str(bad.exception)
+        assert message.startswith(f"{where} is not UTF-8 text (byte 0xe4 on line 2)")
+        assert "\n" not in message
+
+
+def test_evaluate_by_a_column(tiny_model_dir: Path, tmp_path: Path) -> None:
+    data = tmp_path / "by.csv"
+    data.write_text("text,sentiment,source\nAcme beats,positive,wsj\nOil falls,negative,reuters\n")
+    result = invoke("evaluate", "--model", str(tiny_model_dir), str(data), "--by", "source")
+    assert result.exit_code == 0, result.output
+    assert "by source" in result.stdout
+    assert "source = reuters" in result.stdout and "source = wsj" in result.stdout
+    as_json = json.loads(
+        invoke(
+            "evaluate", "--model", str(tiny_model_dir), str(data), "--by", "source", "--json"
+        ).stdout
+    )
+    assert set(as_json) == {"overall", "by", "groups"}
+    assert {g: r["sentiment"]["n"] for g, r in as_json["groups"].items()} == {
+        "reuters": 1,
+        "wsj": 1,
+    }
+    missing = invoke("evaluate", "--model", str(tiny_model_dir), str(data), "--by", "nope")
+    assert isinstance(missing.exception, FinsentError)
+    assert "no column 'nope' to group by" in str(missing.exception)
+
+
+def test_help_documents_json_lines_and_every_train_option() -> None:
+    import re
+
+    predict_help = invoke("predict", "--help").stdout
+    assert "JSON Lines" in predict_help
+    train_help = invoke("train", "--help").stdout
+    # Each option line of the help (Rich's table rows) carries a description.
+    options = re.findall(r"--[a-z][a-z0-9-]*", train_help)
+    assert "--augment-n" in options and "--lora-r" in options
+    import inspect
+
+    from pipeline.cli.model import train
+
+    for name, param in inspect.signature(train).parameters.items():
+        assert param.default.help, f"train --{name.replace('_', '-')} has no help"
+
+
 def test_evaluate_json_and_unknown_label(tiny_model_dir: Path, tmp_path: Path) -> None:
     good = tmp_path / "good.csv"
     good.write_text(SAMPLE)
@@ -76,9 +139,15 @@ def test_evaluate_json_and_unknown_label(tiny_model_dir: Path, tmp_path: Path) -
         "weighted_f1",
         "per_class",
         "confusion",
+        "calibration",
     }
+    assert set(report["sentiment"]["calibration"]) == {"temperature", "ece_before", "ece_after"}
     text = invoke("evaluate", "--model", str(tiny_model_dir), str(good))
-    assert "topic: n=2 accuracy=" in text.stdout
+    assert text.exit_code == 0, text.output
+    lines = text.stdout.splitlines()
+    assert any(line.startswith("topic: n=2  accuracy ") and "ECE" in line for line in lines)
+    assert any(line.startswith("sentiment: n=2  accuracy ") for line in lines)
+    assert any(line.startswith("topic confusion matrix") for line in lines)
     bad = tmp_path / "bad.csv"
     bad.write_text("text,sentiment\nA,bullish\n")
     err = invoke("evaluate", "--model", str(tiny_model_dir), str(bad))

@@ -88,3 +88,41 @@ def test_init_from_a_mismatched_model_is_a_clear_error(tiny_training: dict, tmp_
             model_config=mc,
             train_config=tc,
         )
+
+
+def test_the_train_command_prints_a_summary_or_json(tiny_training: dict) -> None:
+    from typer.testing import CliRunner
+
+    from pipeline.cli import app
+
+    root = tiny_training["root"]
+    args = [
+        "train",
+        "--topic-data",
+        str(tiny_training["data"][TOPIC]),
+        "--sentiment-data",
+        str(tiny_training["data"][SENTIMENT]),
+        "--base-encoder",
+        tiny_training["mc"].base_encoder,
+        "--method",
+        "full",
+        "--epochs",
+        "1",
+        "--batch-size",
+        "16",
+        "--augment-n",
+        "30",
+        "--device",
+        "cpu",
+    ]
+    text = CliRunner().invoke(app, [*args, "--out", str(root / "cli-text")])
+    assert text.exit_code == 0, text.output
+    lines = text.stdout.splitlines()
+    assert lines[0].startswith(f"wrote {root / 'cli-text'} (version finsent-")
+    assert any(line.startswith("  topic: dev accuracy ") for line in lines)
+    assert any(line.startswith("  sentiment: dev accuracy ") and "ECE" in line for line in lines)
+    assert not text.stdout.lstrip().startswith("{")
+    as_json = CliRunner().invoke(app, [*args, "--out", str(root / "cli-json"), "--json"])
+    assert as_json.exit_code == 0, as_json.output
+    summary = json.loads(as_json.stdout)
+    assert set(summary) >= {"out", "version", "dev_metrics", "calibration", "best_epoch"}
