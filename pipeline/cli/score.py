@@ -9,6 +9,7 @@ from typing import Literal
 import typer
 
 from pipeline.cli.app import JsonOption, app, print_json
+from pipeline.errors import UsageError
 from pipeline.settings import get_settings
 
 
@@ -42,12 +43,22 @@ def score(
     model: Path | None = typer.Option(
         None, "--model", help="Model directory; default FINSENT_MODEL_DIR, else the shipped model."
     ),
+    min_id: int | None = typer.Option(
+        None, "--min-id", min=1, help="Only articles with at least this id (inclusive)."
+    ),
+    max_id: int | None = typer.Option(
+        None, "--max-id", min=1, help="Only articles with at most this id (inclusive)."
+    ),
 ) -> None:
     """Score articles that have no score from the current model version, newest first."""
     # Heavy imports here, not at module level: `finsent --help` stays fast.
     from pipeline.scoring import score_articles
     from pipeline.wiring import load_scorer, open_database
 
+    if min_id is not None and max_id is not None and min_id > max_id:
+        raise UsageError(
+            f"--min-id {min_id} is above --max-id {max_id}: no article is in that range"
+        )
     settings = get_settings()
     engine = open_database(settings, migrate=False)
     try:
@@ -62,6 +73,8 @@ def score(
             # with a large batch size should never get less than a batch at a time.
             chunk_size=chunk_size or max(256, 4 * batch_size),
             progress=not json_output and sys.stderr.isatty(),
+            min_id=min_id,
+            max_id=max_id,
         )
     finally:
         engine.dispose()

@@ -23,19 +23,24 @@ class RecordingScorer:
     def __init__(self, scorer: Any, *, fail_on_call: int | None = None, delay: float = 0.0):
         self._scorer = scorer
         self.version = scorer.version
-        self.max_length = scorer.max_length
-        self.tokenizer = scorer.tokenizer
         self.fail_on_call = fail_on_call
         self.delay = delay
         self.calls: list[list[str]] = []
+        self.cleaned: list[bool] = []  # the `clean` argument of each predict call
 
-    def predict(self, texts: Sequence[str], *, batch_size: int = 64) -> list[Any]:
+    def fit_to_length(self, texts: Sequence[str], *, max_length: int | None = None) -> list[str]:
+        return self._scorer.fit_to_length(texts, max_length=max_length)
+
+    def predict(
+        self, texts: Sequence[str], *, batch_size: int = 64, clean: bool = True
+    ) -> list[Any]:
         self.calls.append(list(texts))
+        self.cleaned.append(clean)
         if self.fail_on_call is not None and len(self.calls) == self.fail_on_call:
             raise RuntimeError("simulated crash while scoring")
         if self.delay:
             threading.Event().wait(self.delay)
-        return self._scorer.predict(texts, batch_size=batch_size)
+        return self._scorer.predict(texts, batch_size=batch_size, clean=clean)
 
     @property
     def texts(self) -> list[str]:

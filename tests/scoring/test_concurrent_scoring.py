@@ -71,7 +71,7 @@ def test_two_concurrent_rescore_runs_keep_one_row_per_article(
 def test_a_backlog_is_found_through_the_unique_index(pg_url: str) -> None:
     """With a backlog on a realistic table, the anti-join probes uq_scores_article_version
     row by row from the newest article down, instead of scanning scores."""
-    from pipeline.scoring import _candidates
+    from pipeline.scoring.store import candidates
 
     engine = make_engine(pg_url)
     try:
@@ -96,7 +96,7 @@ def test_a_backlog_is_found_through_the_unique_index(pg_url: str) -> None:
             )
             connection.execute(text("ANALYZE"))
         for lock in (False, True):
-            query = _candidates(version="cur", rescore=False, below_id=None, size=256, lock=lock)
+            query = candidates(version="cur", rescore=False, below_id=None, size=256, lock=lock)
             compiled = query.compile(engine, compile_kwargs={"literal_binds": True})
             with engine.connect() as connection:
                 plan = "\n".join(connection.execute(text(f"EXPLAIN {compiled}")).scalars())

@@ -43,6 +43,7 @@ def test_scores_match_scorer_predict_on_article_text(engine: Engine, tiny_scorer
     recorder = RecordingScorer(tiny_scorer)
     score_articles(engine=engine, scorer=recorder)
     assert recorder.texts == ["Acme & Co cut outlook. Shares fell."]
+    assert recorder.cleaned == [False]  # cleaned once, while the text was built
     (expected,) = tiny_scorer.predict(recorder.texts)
     (row,) = score_rows(engine)
     assert row.article_id == article_id
@@ -186,3 +187,29 @@ def test_nonsense_sizes_are_user_errors(engine: Engine, tiny_scorer: Any) -> Non
     for kwargs in ({"batch_size": 0}, {"chunk_size": 0}, {"limit": -1}):
         with pytest.raises(FinsentError):
             score_articles(engine=engine, scorer=tiny_scorer, **kwargs)
+
+
+def test_an_id_range_scores_only_the_articles_inside_it(engine: Engine, tiny_scorer: Any) -> None:
+    ids = add_articles(engine, numbered_articles(10))
+    low, high = ids[2], ids[6]
+    report = score_articles(
+        engine=engine, scorer=tiny_scorer, min_id=low, max_id=high, chunk_size=2
+    )
+    assert report.scored == 5
+    assert [row.article_id for row in score_rows(engine)] == ids[2:7]
+    assert score_articles(engine=engine, scorer=tiny_scorer, min_id=low, max_id=high).scored == 0
+    # Either bound alone: everything from it up, everything up to it.
+    assert score_articles(engine=engine, scorer=tiny_scorer, min_id=ids[8]).scored == 2
+    assert score_articles(engine=engine, scorer=tiny_scorer, max_id=ids[0]).scored == 1
+    assert [row.article_id for row in score_rows(engine)] == [ids[0], *ids[2:7], *ids[8:]]
+    # With rescore, a range re-scores its own articles only.
+    again = score_articles(engine=engine, scorer=tiny_scorer, min_id=low, max_id=low, rescore=True)
+    assert again.scored == 1
+    assert score_articles(engine=engine, scorer=tiny_scorer).scored == 2  # ids[1], ids[7]
+
+
+def test_an_empty_id_range_is_refused(engine: Engine, tiny_scorer: Any) -> None:
+    from pipeline.errors import FinsentError
+
+    with pytest.raises(FinsentError, match="empty id range"):
+        score_articles(engine=engine, scorer=tiny_scorer, min_id=5, max_id=4)

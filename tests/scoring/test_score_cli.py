@@ -85,3 +85,27 @@ def test_score_on_an_unmigrated_database_says_what_to_do(
     assert isinstance(result.exception, FinsentError)  # `finsent` prints it and exits 1
     assert "finsent db upgrade" in str(result.exception)
     assert not (tmp_path / "empty.db").exists()  # reported, not created on the way
+
+
+def test_score_an_id_range_and_refuse_an_empty_one(
+    sqlite_url: str, tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pipeline.db import make_engine
+    from pipeline.errors import UsageError
+
+    engine = make_engine(sqlite_url)
+    try:
+        ids = add_articles(engine, numbered_articles(5))
+        monkeypatch.setenv("FINSENT_DATABASE_URL", sqlite_url)
+        monkeypatch.setenv("FINSENT_MODEL_DIR", str(tiny_model_dir))
+        get_settings.cache_clear()
+        args = ["score", "--json", "--device", "cpu", "--min-id", str(ids[1])]
+        result = CliRunner().invoke(app, [*args, "--max-id", str(ids[2])])
+        assert result.exit_code == 0, result.output
+        assert json.loads(result.stdout)["scored"] == 2
+        assert [row.article_id for row in score_rows(engine)] == ids[1:3]
+        empty = CliRunner().invoke(app, [*args, "--max-id", str(ids[0])])
+        assert isinstance(empty.exception, UsageError)  # `finsent` exits 2 with one line
+        assert "no article is in that range" in str(empty.exception)
+    finally:
+        engine.dispose()
