@@ -95,6 +95,7 @@ def write_admin_password(*, path: Path, user: str, password: str) -> str:
             existing = {}
     existing[user] = password
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(descriptor, 0o600)  # also when the file existed with a wider mode
     with os.fdopen(descriptor, "w", encoding="utf-8") as file:
         json.dump(existing, file)
         file.write("\n")
