@@ -4,10 +4,14 @@ Reproduce the table in BENCHMARKS.md (## Scoring)::
 
     nice .venv/bin/python benchmarks/scoring_cost.py                 # shipped model, CPU defaults
     nice .venv/bin/python benchmarks/scoring_cost.py --model /tmp/tiny --n 64
+    # fp32 vs int8 per text, in CPU time (BENCHMARKS.md, "The CPU default")
+    nice -n 10 .venv/bin/python benchmarks/scoring_cost.py --compare-quantize --n 1000
 
 Batch sizes: short finance posts (the fixed sample of ``finance_posts.py``). Text
 lengths: texts of exactly L tokens (windows of the posts' token stream, decoded),
 at batch 64. Each cell is timed twice and the faster run kept (the machine is shared).
+``--compare-quantize``: fp32 and int8 Scorers on the same posts, three alternating rounds,
+each timed in CPU seconds of this process as well as wall time.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import argparse
 import json
 import os
 import platform
+import statistics
 import time
 from pathlib import Path
 
@@ -42,6 +47,34 @@ def texts_of_length(tokenizer, posts: list[str], length: int, n: int) -> list[st
     return [tokenizer.decode(stream[i * body : (i + 1) * body]) for i in range(n)]
 
 
+def compare_quantize(model_dir: Path, n: int, batch_size: int = 64, rounds: int = 3) -> dict:
+    """Median CPU and wall seconds of ``predict`` on ``n`` posts, fp32 vs int8, alternating."""
+    from models import Scorer
+
+    posts = finance_posts(n)
+    scorers = {
+        q: Scorer.from_pretrained(model_dir, device="cpu", quantize=q) for q in ("none", "int8")
+    }
+    for scorer in scorers.values():
+        scorer.predict(posts[:64])  # warm-up
+    cpu: dict[str, list[float]] = {q: [] for q in scorers}
+    wall: dict[str, list[float]] = {q: [] for q in scorers}
+    for _ in range(rounds):
+        for q, scorer in scorers.items():
+            cpu_start, wall_start = time.process_time(), time.perf_counter()
+            scorer.predict(posts, batch_size=batch_size)
+            cpu[q].append(time.process_time() - cpu_start)
+            wall[q].append(time.perf_counter() - wall_start)
+    return {
+        q: {
+            "cpu_s_median": round(statistics.median(cpu[q]), 2),
+            "wall_s_median": round(statistics.median(wall[q]), 2),
+            "posts_per_cpu_s": round(n / statistics.median(cpu[q]), 1),
+        }
+        for q in scorers
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", type=Path, default=None, help="default: the shipped model")
@@ -49,12 +82,16 @@ def main() -> None:
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 8, 32, 64, 128, 256])
     parser.add_argument("--lengths", type=int, nargs="+", default=[16, 32, 64, 128])
     parser.add_argument("--quantize", choices=["none", "int8"], default=None)
+    parser.add_argument("--compare-quantize", action="store_true", help="fp32 vs int8 only")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
 
     from models import SHIPPED_MODEL_DIR, Scorer
 
     model_dir = args.model or SHIPPED_MODEL_DIR
+    if args.compare_quantize:
+        print(json.dumps(compare_quantize(model_dir, args.n)))
+        return
     scorer = Scorer.from_pretrained(model_dir, device="cpu", quantize=args.quantize)
     posts = finance_posts(args.n)
     scorer.predict(posts[:32])  # warm-up
