@@ -7,11 +7,13 @@ from __future__ import annotations
 import json
 import os
 import stat
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pendulum
 import pytest
+from dag_helpers import run, subprocess_env
 from sqlalchemy.orm import Session
 
 from models import SHIPPED_MODEL_DIR
@@ -156,3 +158,13 @@ def test_admin_password_file_is_private_and_keeps_other_users(tmp_path: Path) ->
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
     with pytest.raises(FinsentError, match="placeholder"):
         write_admin_password(path=path, user="admin", password="changeme")
+
+
+def test_pipeline_never_imports_airflow() -> None:
+    # The DAGs import pipeline; pipeline (these modules included) must not need Airflow.
+    code = (
+        "import sys, pipeline.orchestration, pipeline.deploy, pipeline.cli, models; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'airflow'))"
+    )
+    ran = run([sys.executable, "-c", code], env=subprocess_env(), timeout=120)
+    assert ran.output.strip().splitlines()[-1] == "[]"
