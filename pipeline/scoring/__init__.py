@@ -10,7 +10,7 @@ chunk by chunk, with its guarantees). The model is used only through the public 
 
 from pipeline.scoring.stage import ScoreReport, ScoringModel, score_articles
 from pipeline.scoring.store import unscored_id_ranges
-from pipeline.scoring.text import TextFitter, article_text, article_texts
+from pipeline.scoring.text import TextFitter, article_text, article_texts, joined_text
 
 __all__ = [
     "ScoreReport",
@@ -18,6 +18,7 @@ __all__ = [
     "TextFitter",
     "article_text",
     "article_texts",
+    "joined_text",
     "score_articles",
     "unscored_id_ranges",
 ]

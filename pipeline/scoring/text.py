@@ -31,8 +31,10 @@ class TextFitter(Protocol):
     ) -> list[str]: ...
 
 
-def _join(title: str, summary: str) -> str:
-    """Title and summary, each cleaned, as one line of text (see the module docstring)."""
+def joined_text(title: str, summary: str) -> str:
+    """Title and summary, each cleaned, as one line of text, not yet cut to any budget (see
+    the module docstring): what the model reads of an article before the cut; training
+    data exported from articles (corrections) uses it too, and training cuts it itself."""
     title = clean_text(title)
     summary = clean_text(summary)
     if not title or not summary:
@@ -60,5 +62,5 @@ def article_texts(
     items: Sequence[tuple[str, str]], *, scorer: TextFitter, max_length: int | None = None
 ) -> list[str]:
     """:func:`article_text` for many (title, summary) pairs, tokenising in batches."""
-    texts = [_join(title or "", summary or "") for title, summary in items]
+    texts = [joined_text(title or "", summary or "") for title, summary in items]
     return scorer.fit_to_length(texts, max_length=max_length)

@@ -147,3 +147,15 @@ def test_the_batched_form_gives_the_same_texts(
 ) -> None:
     batched = article_texts(items, scorer=tiny_scorer, max_length=40)
     assert batched == [article_text(t, s, scorer=tiny_scorer, max_length=40) for t, s in items]
+
+
+def test_the_uncut_join_is_what_the_budget_cuts(tiny_scorer: Any) -> None:
+    from pipeline.scoring import joined_text
+
+    assert joined_text(" $ACME &amp; Co ", "<p>up</p>") == "ACME & Co. up"
+    assert joined_text("Why?", "") == "Why?"
+    long = joined_text("Acme", "word " * 500)
+    assert (
+        article_text("Acme", "word " * 500, scorer=tiny_scorer, max_length=10)
+        == (tiny_scorer.fit_to_length([long], max_length=10)[0])
+    )
