@@ -11,7 +11,8 @@ from pydantic import ValidationError
 # Each module registers its commands; imported in data-path order, which is the order
 # `finsent --help` lists them in.
 # isort: off
-from pipeline.cli import db, feeds, ingest, score, detect, alerts, run, model  # noqa: F401
+from pipeline.cli import db, feeds, ingest, score, detect, alerts, corrections  # noqa: F401
+from pipeline.cli import run, model, dashboard  # noqa: F401
 
 # isort: on
 from pipeline.cli.app import app
