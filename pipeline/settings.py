@@ -38,7 +38,7 @@ class Settings(BaseSettings):
     database_url: str = "sqlite:///finsent.db"
     model_dir: Path | None = None  # None: the checkpoint shipped with `models`
     device: Literal["auto", "cpu", "cuda"] = "auto"
-    quantize: Literal["none", "int8"] | None = None  # None: the CPU default chosen by scoring
+    quantize: Literal["none", "int8"] | None = None  # None: the model package's default (fp32)
 
     # Ingestion
     allow_private_networks: bool = False
