@@ -10,14 +10,20 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import psycopg
 import pytest
 from hypothesis import HealthCheck
 from hypothesis import settings as hypothesis_settings
+from sqlalchemy import Engine
 
-from pipeline.db import upgrade_database
+from pipeline.db import make_engine, upgrade_database
 from pipeline.settings import get_settings
+
+if TYPE_CHECKING:
+    from models import Scorer
 
 # Property tests are deterministic: the same examples on every run, in CI and here, so a
 # failure is reproducible and a pass means the same thing each time. `--hypothesis-seed`
@@ -95,3 +101,35 @@ def db_url(request: pytest.FixtureRequest) -> str:
         return request.getfixturevalue("sqlite_url")
     request.applymarker(pytest.mark.integration)
     return request.getfixturevalue("pg_url")
+
+
+@pytest.fixture
+def engine(db_url: str) -> Iterator[Engine]:
+    """An engine on a fresh migrated database, SQLite and PostgreSQL."""
+    engine = make_engine(db_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def sqlite_engine(sqlite_url: str) -> Iterator[Engine]:
+    """An engine on a fresh migrated SQLite database (for tests about behaviour, not SQL)."""
+    engine = make_engine(sqlite_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A complete, randomly initialised tiny model directory (seed 0): fast, real code."""
+    from models.testing import make_tiny_model_dir
+
+    return make_tiny_model_dir(tmp_path_factory.mktemp("tiny-seed0") / "model", seed=0)
+
+
+@pytest.fixture(scope="session")
+def tiny_scorer(tiny_model_dir: Path) -> Scorer:
+    """The real Scorer on the tiny model, with the CPU defaults a user gets."""
+    from models import Scorer
+
+    return Scorer.from_pretrained(tiny_model_dir, device="cpu")
