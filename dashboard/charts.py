@@ -192,7 +192,7 @@ def share_chart(
     order = list(topics)
     return (
         alt.layer(band, line, alerts, data=data)
-        .properties(width=260, height=150)
+        .properties(width=190, height=130)
         .facet(facet=alt.Facet("topic:N", sort=order, title=None), columns=columns)
         .resolve_scale(x="shared", y="shared")
     )
@@ -231,7 +231,9 @@ def heatmap_chart(cells: pd.DataFrame, *, unit: str) -> alt.Chart:
                 title=None,
                 axis=alt.Axis(format=time_format, labelAngle=-45),
             ),
-            y=alt.Y("topic:N", sort=order, title=None, axis=alt.Axis(labelLimit=220)),
+            y=alt.Y(
+                "topic:N", sort=order, title=None, axis=alt.Axis(labelLimit=220, labelOverlap=False)
+            ),
             color=alt.Color(
                 "share:Q",
                 title="negative share",
@@ -248,7 +250,7 @@ def heatmap_chart(cells: pd.DataFrame, *, unit: str) -> alt.Chart:
                 alt.Tooltip("n:Q", title="articles"),
             ],
         )
-        .properties(height=18 * max(1, cells["topic"].nunique()))
+        .properties(height=22 * max(1, cells["topic"].nunique()))
     )
 
 

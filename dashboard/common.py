@@ -9,6 +9,7 @@ the analyst as one line (``st.error``), never as a traceback.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -85,8 +86,18 @@ def _schema_problem(url: str) -> str | None:
 
 def show_stop(message: str) -> Any:
     """Show ``message`` as the page's one error line and stop this run."""
-    st.error(message, icon=":material/error:")
+    st.error(plain(message), icon=":material/error:")
     st.stop()
+
+
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~<>$:&])")
+
+
+def plain(text: str) -> str:
+    """``text`` escaped for Streamlit's Markdown (alerts, captions): every punctuation
+    character that could start Markdown, a link, HTML or LaTeX is shown as itself.
+    For messages that quote what someone typed or a feed sent."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
 
 
 @contextmanager
@@ -123,12 +134,16 @@ def now_minute() -> datetime:
 
 
 def current_view() -> View:
-    """The shared filters, as the sidebar (streamlit_app.py) set them."""
-    view = st.session_state.get("_finsent_view")
-    if isinstance(view, View):
-        return view
-    end = now_minute()
-    return View(end - RANGES[DEFAULT_RANGE], end, f"last {DEFAULT_RANGE}", ())
+    """The shared filters as the sidebar's widgets hold them, with a fresh "now": a live
+    fragment reruns without the entrypoint, and its range must still end now."""
+    state = st.session_state
+    view = view_from_widgets(
+        str(state.get("range_choice", DEFAULT_RANGE)),
+        state.get("range_custom"),
+        list(state.get("topic_filter") or []),
+    )
+    state["_finsent_view"] = view
+    return view
 
 
 def view_from_widgets(choice: str, custom: Any, topics: list[str]) -> View:

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import streamlit as st
 
-from dashboard.common import database_errors, write
+from dashboard.common import database_errors, plain, write
 from pipeline.corrections import label_names, record_correction
 from pipeline.errors import FinsentError
 from pipeline.queries import ArticleRow
@@ -75,8 +75,8 @@ def correction_form(rows: Sequence[ArticleRow], *, key: str) -> None:
                     ]
                 )
         except FinsentError as exc:
-            st.error(str(exc))
+            st.error(plain(str(exc)))
             return
         model_said = {"topic": current.topic, "sentiment": current.sentiment}
         changes = ", ".join(f"{f} {model_said[f]} → {label}" for f, label in chosen.items())
-        st.success(f"Saved for article #{article_id}: {changes}.")
+        st.success(plain(f"Saved for article #{article_id}: {changes}."))

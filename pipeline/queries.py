@@ -349,8 +349,11 @@ def article_page(
     match (counted up to ``count_cap``: an exact count of a month would cost more than
     the page is worth)."""
     rows = [ArticleRow(*row) for row in session.execute(_rows_query(filters, sort).limit(limit))]
-    capped_ids = _filtered(filters).limit(count_cap).subquery()
-    matching = int(session.scalar(select(func.count()).select_from(capped_ids)) or 0)
+    if len(rows) < limit:
+        matching = len(rows)  # the page holds every match: no second pass to count them
+    else:
+        capped_ids = _filtered(filters).limit(count_cap).subquery()
+        matching = int(session.scalar(select(func.count()).select_from(capped_ids)) or 0)
     return ArticlePage(
         rows=rows, matching=matching, capped=matching >= count_cap, count_cap=count_cap
     )

@@ -229,6 +229,12 @@ class Correction(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+# The Articles page sorts one model version's scores by P(negative) or P(positive)
+# (migration 0004); descending order is a backward scan of these.
+Index("ix_scores_model_version_p_negative", Score.model_version, Score.p_negative)
+Index("ix_scores_model_version_p_positive", Score.model_version, Score.p_positive)
+
+
 class ScoreHour(Base):
     """How many score rows one (model version, UTC publication hour, topic, sentiment) has.
 

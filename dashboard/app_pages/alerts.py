@@ -16,6 +16,7 @@ from dashboard.common import (
     database_errors,
     engine,
     percent,
+    plain,
     read,
     safe_link,
     settings,
@@ -168,9 +169,9 @@ def actions(row: dict[str, Any]) -> None:
                         lambda session: _silence(session, scope, length, reason or None)
                     )
             except FinsentError as exc:
-                st.error(str(exc))
+                st.error(plain(str(exc)))
             else:
-                st.success(f"Silenced {silenced} until {utc(until)}.")
+                st.success(plain(f"Silenced {silenced} until {utc(until)}."))
 
 
 def detail(row: dict[str, Any]) -> None:

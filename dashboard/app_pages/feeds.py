@@ -10,7 +10,17 @@ import pandas as pd
 import streamlit as st
 from sqlalchemy.orm import Session
 
-from dashboard.common import DATA_TTL, ago, database_errors, engine, read, settings, utc, write
+from dashboard.common import (
+    DATA_TTL,
+    ago,
+    database_errors,
+    engine,
+    plain,
+    read,
+    settings,
+    utc,
+    write,
+)
 from pipeline.errors import FinsentError
 from pipeline.ingest.feeds import add_feed, feed_as_dict
 from pipeline.queries import FeedHealth, feed_health
@@ -73,11 +83,11 @@ def add_form() -> None:
         with database_errors():
             shown = write(work)
     except FinsentError as exc:
-        st.error(str(exc))
+        st.error(plain(str(exc)))
         return
     for warning in warnings:
-        st.warning(warning)
-    st.success(f"Feed {shown['id']} added: {shown['url']}. The next ingest run fetches it.")
+        st.warning(plain(warning))
+    st.success(plain(f"Feed {shown['id']} added: {shown['url']}. The next ingest run fetches it."))
 
 
 def health_table(rows: list[FeedHealth], now: datetime) -> None:

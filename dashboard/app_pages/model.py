@@ -13,7 +13,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from dashboard import charts
-from dashboard.common import DATA_TTL, database_engine, settings
+from dashboard.common import DATA_TTL, database_engine, plain, settings
 from pipeline.alerts.counts import latest_model_version
 from pipeline.errors import FinsentError
 
@@ -131,7 +131,7 @@ def try_it(directory: str) -> None:
         scorer = load_model(directory)
         prediction = scorer.predict([text])[0]
     except FinsentError as exc:
-        st.error(str(exc))
+        st.error(plain(str(exc)))
         return
     left, right = st.columns(2)
     left.metric(
@@ -174,22 +174,38 @@ def main() -> None:
     try:
         card = load_card(str(directory))
     except FinsentError as exc:
-        st.error(str(exc))
+        st.error(plain(str(exc)))
         return
-    version = card.get("version", directory.name)
+    version = str(card.get("version", directory.name))
     scoring = load_scoring_version(settings().database_url)
-    cols = st.columns([3, 3, 2, 2])
-    cols[0].metric("Version", version, border=True)
-    cols[1].metric("Encoder", str(card.get("base_encoder", "?")), border=True)
-    cols[2].metric("Fine-tuning", str(card.get("method", "?")), help="full or lora", border=True)
+    st.subheader(plain(version))
+    st.caption(
+        plain(
+            f"{card.get('description', '')} · encoder {card.get('base_encoder', '?')}, "
+            f"{card.get('method', '?')} fine-tuning · {directory}"
+        )
+    )
+    metrics = card.get("dev_metrics") or {}
+    cols = st.columns(4)
+    for col, task in zip(cols, ("topic", "sentiment"), strict=False):
+        value = (metrics.get(task) or {}).get("macro_f1")
+        col.metric(
+            f"{task.capitalize()} macro-F1",
+            "?" if value is None else f"{value:.3f}",
+            help="On the development split held out from training.",
+            border=True,
+        )
     params = (card.get("parameters") or {}).get("total")
-    cols[3].metric("Parameters", f"{params / 1e6:.1f} M" if params else "?", border=True)
+    cols[2].metric("Parameters", f"{params / 1e6:.1f} M" if params else "?", border=True)
+    seconds = card.get("training_seconds")
+    cols[3].metric("Training time", f"{seconds / 60:.0f} min" if seconds else "?", border=True)
     if scoring and scoring != version:
         st.warning(
-            f"The database's latest scores come from {scoring}, not from this model "
-            f"({version}): scoring has not run with it yet, or FINSENT_MODEL_DIR differs here."
+            plain(
+                f"The database's latest scores come from {scoring}, not from this model "
+                f"({version}): scoring has not run with it yet, or FINSENT_MODEL_DIR differs."
+            )
         )
-    st.caption(str(card.get("description", "")) + f" · {directory}")
 
     st.subheader("Development-split metrics")
     metrics_table(card)

@@ -7,7 +7,7 @@ heat map and the volume by sentiment. Refreshes itself every minute.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pandas as pd
 import streamlit as st
@@ -24,6 +24,7 @@ from dashboard.common import (
     empty_state,
     engine,
     percent,
+    plain,
     read,
     safe_link,
     settings,
@@ -239,7 +240,10 @@ def live_overview() -> None:
     if view.topics:
         in_range = in_range[in_range["topic"].isin(view.topics)]
     scope = ", ".join(view.topics) if view.topics else "all topics"
-    st.caption(f"{view.label.capitalize()} · {scope} · model {version} · updated {utc(view.end)}")
+    st.caption(
+        f"{view.label.capitalize()} · {scope} · model {plain(version)} · "
+        f"updated {datetime.now(UTC):%H:%M:%S} UTC"
+    )
     alert_banner(markers, status)
     articles = sum(n for topic, n in totals.items() if not view.topics or topic in view.topics)
     kpis(status, now, view, articles)
@@ -272,7 +276,8 @@ def live_overview() -> None:
     )
     st.altair_chart(
         charts.share_chart(shares, markers, topics=topics, bucket_label=bucket_label),
-        width="stretch",
+        # "content": a faceted chart keeps its own cell widths (stretch would widen each).
+        width="content",
     )
     st.caption(
         f"Line: share of negative articles per {bucket_label}. Band: the topic's own "

@@ -136,17 +136,20 @@ def test_every_page_renders_safely_in_chromium(dashboard_url: str, tmp_path: Pat
                 _settle(page, name.capitalize(), charts, frames)
                 assert page.locator('[data-testid="stException"]').count() == 0, name
                 page.screenshot(path=str(shots / f"{name}.png"), full_page=True)
-                # A javascript: link is never rendered as a link, anywhere.
+                # A javascript: link is never rendered as a link, and no feed text became
+                # markup, anywhere.
                 assert page.locator('a[href^="javascript:" i]').count() == 0, name
+                assert page.locator('img[src="x"]').count() == 0, name
+                assert page.locator('script:has-text("alert(1)")').count() == 0, name
                 if name == "overview":
                     assert page.get_by_text("open alert(s)").count() >= 1
+                    # Tables keep an accessible copy of their cells in the page: text.
+                    assert page.get_by_text(XSS_SCRIPT, exact=True).count() >= 1
                 if name == "alerts":
                     # The open alert with its evidence; hostile titles as plain text.
                     assert page.get_by_text("Negative share").count() >= 1
                     assert page.get_by_text(XSS_SCRIPT, exact=True).count() >= 1
                     assert page.get_by_text(XSS_IMG, exact=True).count() >= 1
-                    # Nothing of theirs became markup.
-                    assert page.locator('img[src="x"]').count() == 0
             assert dialogs == []
         finally:
             browser.close()

@@ -93,3 +93,14 @@ def test_heatmap_and_volume_cells() -> None:
     # Altair builds a spec from each without error (what st.altair_chart sends).
     assert charts.heatmap_chart(cells, unit="day").to_dict()
     assert charts.volume_chart(volume, bucket_label="day").to_dict()
+
+
+def test_plain_shows_markdown_as_itself() -> None:
+    from dashboard.common import plain
+
+    hostile = "[click](javascript:alert(1)) **bold** <b>x</b> $x^2$ `code` # head"
+    escaped = plain(hostile)
+    # Every Markdown, HTML and LaTeX opener is escaped; the text itself is all there.
+    for char in "[]()*<>$`#:":
+        assert f"\\{char}" in escaped
+    assert escaped.replace("\\", "") == hostile

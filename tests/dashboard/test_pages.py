@@ -4,6 +4,7 @@ actions that write (acknowledge, silence, correct, add a feed)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from importlib.util import find_spec
@@ -27,7 +28,8 @@ def _page(at: Any, name: str) -> Any:
 
 
 def _texts(elements: Any) -> list[str]:
-    return [str(e.value) for e in elements]
+    """The elements' text as the analyst reads it (Markdown's backslash escapes undone)."""
+    return [re.sub(r"\\(.)", r"\1", str(e.value)) for e in elements]
 
 
 def _rows(url: str, model: type, *where: Any) -> int:
@@ -58,7 +60,8 @@ def test_every_page_on_an_empty_database_explains_how_to_start(
     assert any("No feeds yet" in text for text in _texts(at.info))
     assert at.text_input[0].label == "Feed URL"
     _page(at, "model")
-    assert [m.label for m in at.metric][:2] == ["Version", "Encoder"]
+    assert [m.label for m in at.metric][:2] == ["Topic macro-F1", "Sentiment macro-F1"]
+    assert at.subheader[0].value.replace("\\", "").startswith("finsent-")
     assert at.text_area[0].label == "Any headline or paragraph"
 
 
@@ -93,7 +96,7 @@ def _check_seeded_pages(at: Any) -> None:
     assert XSS_IMG in list(feeds["name"])
 
     _page(at, "model")
-    assert any(m.label == "Version" for m in at.metric)
+    assert any(m.label == "Topic macro-F1" for m in at.metric)
 
 
 def test_every_page_on_a_seeded_sqlite_database(
@@ -354,7 +357,7 @@ def test_an_unreachable_database_is_one_line(
     assert len(errors) == 1 and "\n" not in errors[0]
     assert "127.0.0.1" in errors[0]
     _page(at, "model")  # the Model page needs no database
-    assert any(m.label == "Version" for m in at.metric)
+    assert any(m.label == "Topic macro-F1" for m in at.metric)
 
 
 def test_a_missing_migration_says_to_upgrade(
@@ -378,3 +381,20 @@ def test_no_database_file_is_one_line(
     assert not at.exception
     assert any("finsent db upgrade" in text for text in _texts(at.error))
     assert not (tmp_path / "missing.db").exists()
+
+
+@pytest.mark.slow
+def test_trying_the_shipped_model_on_the_model_page(
+    sqlite_url: str, use_database: Callable[[str], None], app: Callable[..., Any]
+) -> None:
+    use_database(sqlite_url)
+    at = _page(app(), "model")
+    at.text_area[0].set_value("Bank shares plunge after a surprise loss and a dividend cut")
+    next(b for b in at.button if b.label == "Score it").click()
+    at.run(timeout=300)
+    assert not at.exception, [e.value for e in at.exception]
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Sentiment"] == "negative"
+    from models import TOPIC_LABELS
+
+    assert metrics["Topic"] in TOPIC_LABELS

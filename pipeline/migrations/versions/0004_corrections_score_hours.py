@@ -1,4 +1,5 @@
-"""analysts' corrections; score_hours, the hourly rollup of scores kept by triggers
+"""analysts' corrections; score_hours, the hourly rollup of scores kept by triggers;
+indexes for the article table's probability sorts
 
 Revision ID: 0004
 Revises: 0003
@@ -187,6 +188,10 @@ def upgrade() -> None:
     op.create_index(
         "ix_score_hours_model_version_hour", "score_hours", ["model_version", "hour"]
     )
+    # The Articles page's "most negative / most positive first" under one model version:
+    # a backward index scan that stops after one page, instead of sorting a month of rows.
+    op.create_index("ix_scores_model_version_p_negative", "scores", ["model_version", "p_negative"])
+    op.create_index("ix_scores_model_version_p_positive", "scores", ["model_version", "p_positive"])
     if op.get_bind().dialect.name == "postgresql":
         op.execute(_FUNCTIONS)
         op.execute(_BACKFILL)
@@ -198,5 +203,7 @@ def downgrade() -> None:
             op.execute(f"DROP TRIGGER IF EXISTS {trigger} ON {table}")
         for function in _FUNCTION_NAMES:
             op.execute(f"DROP FUNCTION IF EXISTS {function}()")
+    op.drop_index("ix_scores_model_version_p_positive", table_name="scores")
+    op.drop_index("ix_scores_model_version_p_negative", table_name="scores")
     op.drop_table("score_hours")
     op.drop_table("corrections")
