@@ -196,6 +196,10 @@ class Api:
 def stack(tmp_path: Path, pg_url: str) -> Iterator[Stack]:
     """A fresh metadata database, then api-server, scheduler, dag-processor and two
     workers; everything stopped and dropped afterwards."""
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=5).ping()
+    except redis.RedisError as exc:  # an environment failure, never a skip
+        pytest.fail(f"Redis is required at {REDIS_URL} (the Celery broker): {exc}")
     metadata_db = f"finsent_airflow_{uuid.uuid4().hex[:12]}"
     queue = f"finsent-test-{uuid.uuid4().hex[:8]}"
     home = tmp_path / "home"
