@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test test-fast lint postgres system-packages bench clean
+.PHONY: demo test test-fast lint postgres redis system-packages bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -20,10 +20,12 @@ $(STAMP): pyproject.toml | $(BIN)/python
 # Debian packages the tests drive: Chromium (the dashboard's browser test) and
 # docker-compose (validates docker-compose.yml; no Docker engine runs here).
 system-packages:
-	@command -v chromium >/dev/null && command -v docker-compose >/dev/null || { \
+	@command -v chromium >/dev/null && command -v docker-compose >/dev/null && \
+	  command -v redis-server >/dev/null || { \
 	  export DEBIAN_FRONTEND=noninteractive; \
-	  apt-get install -y --no-install-recommends chromium docker-compose >/dev/null 2>&1 || \
-	  { apt-get update -qq && apt-get install -y --no-install-recommends chromium docker-compose >/dev/null; }; }
+	  apt-get install -y --no-install-recommends chromium docker-compose redis-server >/dev/null 2>&1 || \
+	  { apt-get update -qq && \
+	    apt-get install -y --no-install-recommends chromium docker-compose redis-server >/dev/null; }; }
 
 # The PostgreSQL server the integration tests use (127.0.0.1:5432, trust auth).
 postgres:
@@ -32,8 +34,15 @@ postgres:
 	@for i in $$(seq 1 30); do pg_isready -q -h 127.0.0.1 -p 5432 && exit 0; sleep 1; done; \
 	  echo "PostgreSQL did not come up on 127.0.0.1:5432" >&2; exit 1
 
+# The Redis server the two-Celery-worker test uses (127.0.0.1:6379; it keeps nothing on disk).
+redis: system-packages
+	@redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 || \
+	  redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no
+	@for i in $$(seq 1 30); do redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 && exit 0; sleep 1; done; \
+	  echo "Redis did not come up on 127.0.0.1:6379" >&2; exit 1
+
 # Everything, every marker: what CI runs.
-test: lint system-packages postgres
+test: lint system-packages postgres redis
 	$(BIN)/python -m pytest
 
 # Unit tests only: no PostgreSQL, no servers, no browser, no Airflow, no real checkpoint.
