@@ -27,7 +27,7 @@ from pathlib import Path
 from pipeline.errors import FinsentError
 
 # The same placeholders the settings refuse for finsent's own secrets.
-from pipeline.settings import _PLACEHOLDER_SECRETS as PLACEHOLDER_SECRETS
+from pipeline.settings import PLACEHOLDER_SECRETS
 
 # Shorter than this cannot be a real key or password for a server on a network.
 MIN_SECRET_LENGTH = 12

@@ -19,7 +19,10 @@ Seconds = Annotated[float, Field(gt=0, le=3600, allow_inf_nan=False)]
 Probability = Annotated[float, Field(gt=0, lt=1, allow_inf_nan=False)]
 Port = Annotated[int, Field(ge=1, le=65535)]
 
-_PLACEHOLDER_SECRETS = {"changeme", "change-me", "changethis", "secret", "password", "xxx"}
+# Values that mean "fill me in": refused for every secret (and by the deployment init job).
+PLACEHOLDER_SECRETS = frozenset(
+    {"changeme", "change-me", "changethis", "secret", "password", "xxx"}
+)
 
 
 def _split_csv(value: object) -> object:
@@ -119,7 +122,7 @@ class Settings(BaseSettings):
     @field_validator("smtp_password", "webhook_secret", "dashboard_password")
     @classmethod
     def _no_placeholder(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is not None and value.get_secret_value().strip().lower() in _PLACEHOLDER_SECRETS:
+        if value is not None and value.get_secret_value().strip().lower() in PLACEHOLDER_SECRETS:
             raise ValueError("is a placeholder; set a real secret or leave it unset")
         return value
 
