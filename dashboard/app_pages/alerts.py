@@ -190,7 +190,9 @@ def detail(row: dict[str, Any]) -> None:
         f"{ev.baseline_days:g} days before the window (smoothed).",
         border=True,
     )
-    cols[2].metric("Articles in window", f"{ev.negatives} / {ev.n} negative", border=True)
+    cols[2].metric(
+        "Negative articles", f"{ev.negatives} of {ev.n}", help="In the window.", border=True
+    )
     cols[3].metric(
         "p-value", f"{ev.p_value:.1e}", help="One-sided exact binomial test.", border=True
     )

@@ -109,21 +109,31 @@ def _share(pairs: dict[str, tuple[int, int]], topics: tuple[str, ...]) -> tuple[
 
 
 def _ranked_topics(now: WindowVsBaseline, markers: list[AlertMarker], view: View) -> list[str]:
-    """Topics to chart: the chosen ones, else those with alerts, then by lift now."""
+    """Topics in the order worth a look: the chosen ones; else those with open alerts,
+    then by their rise over the baseline now, then by volume."""
     if view.topics:
-        return [charts.ALL_TOPICS, *view.topics] if len(view.topics) > 1 else list(view.topics)
+        return list(view.topics)
     alerted = [m.topic for m in markers if m.state != "resolved" and m.scope == "topic"]
 
-    def lift(topic: str) -> float:
+    def rank(topic: str) -> tuple[float, int, str]:
         n, neg = now.window.get(topic, (0, 0))
         bn, bneg = now.baseline.get(topic, (0, 0))
-        if n < 5 or bn == 0:
-            return -1.0
-        return neg / n - bneg / bn
+        lift = neg / n - bneg / bn if n >= 5 and bn else -1.0
+        return (-lift, -bn, topic)
 
-    ranked = sorted(set(now.window) | set(now.baseline), key=lift, reverse=True)
-    ordered = list(dict.fromkeys([*alerted, *ranked]))
-    return [charts.ALL_TOPICS, *ordered[: MAX_FACETS - 1]]
+    ranked = sorted(set(now.window) | set(now.baseline), key=rank)
+    return list(dict.fromkeys([*alerted, *ranked]))
+
+
+def _facets(shares: pd.DataFrame, ranked: list[str], alerted: set[str], view: View) -> list[str]:
+    """The small multiples to draw: "All topics" (unless one topic is chosen), then the
+    ranked topics that have a line to show (two buckets with enough articles) or an
+    alert, up to ``MAX_FACETS``."""
+    points = shares.dropna(subset=["share"]).groupby("topic").size()
+    drawable = [t for t in ranked if points.get(t, 0) >= 2 or t in alerted]
+    if view.topics and len(view.topics) == 1:
+        return list(view.topics)
+    return [charts.ALL_TOPICS, *drawable[: MAX_FACETS - 1]]
 
 
 def kpis(status: SystemStatus, now: WindowVsBaseline, view: View, articles: int) -> None:
@@ -204,7 +214,7 @@ def headlines_table(headlines: list[Headline]) -> None:
         hide_index=True,
         column_config={
             "P(negative)": st.column_config.ProgressColumn(format="%.2f", min_value=0, max_value=1),
-            "title": st.column_config.TextColumn(width="medium"),
+            "title": st.column_config.TextColumn(width="large"),
             "published": st.column_config.TextColumn("UTC", width="small"),
             "link": st.column_config.LinkColumn(display_text="open", width="small"),
         },
@@ -257,12 +267,13 @@ def live_overview() -> None:
         return
 
     st.subheader("Negative share by topic")
-    topics = _ranked_topics(now, markers, view)
+    ranked = _ranked_topics(now, markers, view)
+    alerted = {m.topic for m in markers if m.state != "resolved" and m.scope == "topic"}
     bucket, bucket_label = charts.choose_bucket(
         frame,
         start=view.start,
         end=view.end,
-        topics=[t for t in topics if t != charts.ALL_TOPICS],
+        topics=ranked[: MAX_FACETS - 1],
         finest=timedelta(hours=1) if period == "hour" else timedelta(days=1),
     )
     shares = charts.share_frame(
@@ -274,6 +285,7 @@ def live_overview() -> None:
         prior_strength=cfg.detect_prior_strength,
         min_lift=cfg.detect_min_lift,
     )
+    topics = _facets(shares, ranked, alerted, view)
     st.altair_chart(
         charts.share_chart(shares, markers, topics=topics, bucket_label=bucket_label),
         # "content": a faceted chart keeps its own cell widths (stretch would widen each).
@@ -290,6 +302,9 @@ def live_overview() -> None:
             "largest rise now; pick topics in the sidebar to see others."
         )
     )
+
+    st.subheader(f"Most negative, last {cfg.detect_window_hours:g} h")
+    headlines_table([h for h in now.headlines if not view.topics or h.topic in view.topics])
 
     left, right = st.columns([3, 2])
     unit = "day" if view.span > timedelta(days=2) else "hour"
@@ -312,9 +327,6 @@ def live_overview() -> None:
         volume = charts.volume_frame(in_range, start=view.start, bucket=volume_bucket)
         st.altair_chart(charts.volume_chart(volume, bucket_label=volume_label), width="stretch")
         st.caption(f"Articles per {volume_label}.")
-        st.subheader(f"Most negative, last {cfg.detect_window_hours:g} h")
-        headlines = [h for h in now.headlines if not view.topics or h.topic in view.topics]
-        headlines_table(headlines)
 
 
 st.title("Overview")

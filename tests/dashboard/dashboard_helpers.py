@@ -34,6 +34,23 @@ _TONES = {
 }
 
 
+_BANKS = ["Harbor Bancorp", "Pinecrest Bank", "Westbridge Financial", "Union Lake Savings"]
+_BURST_TITLES = [
+    "{bank} shares plunge as depositors pull funds",
+    "{bank} discloses large loan losses, suspends dividend",
+    "Regulators step in at {bank} after a run on deposits",
+    "{bank} downgraded to junk on liquidity fears",
+    "{bank} halts buybacks and warns on full-year profit",
+]
+
+
+def _set_negative(session: Session, article: Article, p_negative: float) -> None:
+    score = session.query(Score).filter(Score.article_id == article.id).one()
+    rest = (1 - p_negative) / 2
+    score.p_negative, score.p_neutral, score.p_positive = p_negative, rest, rest
+    score.sentiment_score = rest - p_negative
+
+
 def now_hour() -> datetime:
     """The current time, to the minute: seeded data ends just before it."""
     return datetime.now(UTC).replace(second=0, microsecond=0)
@@ -49,7 +66,8 @@ def seed_database(url: str, *, now: datetime | None = None, days: int = 10) -> d
         with tempfile.TemporaryDirectory() as folder:
             run_detection(
                 engine=engine,
-                settings=Settings(database_url=url),
+                # Eight headlines of evidence: the hostile titles are among them.
+                settings=Settings(database_url=url, detect_top_headlines=8),
                 now=now,
                 notifiers=[OutboxNotifier(folder=Path(folder))],
             )
@@ -156,19 +174,28 @@ def _fill(engine: Engine, *, rng: random.Random, now: datetime, days: int) -> di
                     )
                     add(topic, sentiment, hour + timedelta(minutes=rng.uniform(0, 59)))
         # The burst: 30 Financials stories in the last two hours, 24 of them negative.
+        burst = []
         for i in range(30):
             when = now - timedelta(minutes=118 - 4 * i)
-            add(BURST_TOPIC, "negative" if i % 5 else "neutral", when,
-                title=f"Regional lender run: deposits flee bank {i}")  # fmt: skip
+            bank = _BANKS[i % len(_BANKS)]
+            title = _BURST_TITLES[i % len(_BURST_TITLES)].format(bank=bank)
+            burst.append(add(BURST_TOPIC, "negative" if i % 5 else "neutral", when, title=title))
         script = add(BURST_TOPIC, "negative", now - timedelta(minutes=9), title=XSS_SCRIPT,
                      link=JAVASCRIPT_LINK)  # fmt: skip
         image = add(BURST_TOPIC, "negative", now - timedelta(minutes=7), title=XSS_IMG, link=None)
         session.flush()
+        sentiments = {id(article): sentiment for article, _, sentiment in pending}
+
+        def pending_sentiment(article: Article) -> str:
+            return sentiments[id(article)]
+
         for article, topic, sentiment in pending:
             session.add(_score(article.id, topic, sentiment, rng))
-        # The hostile ones are the most negative of all: first in every "most negative" list.
+        # The burst reads very negative; the hostile titles just below its strongest, so
+        # they are among the most negative headlines everywhere (and in the evidence).
         session.flush()
+        for rank, article in enumerate(a for a in burst if pending_sentiment(a) == "negative"):
+            _set_negative(session, article, 0.99 - 0.004 * rank)
         for article in (script, image):
-            score = session.query(Score).filter(Score.article_id == article.id).one()
-            score.p_negative, score.p_neutral, score.p_positive = 0.995, 0.003, 0.002
+            _set_negative(session, article, 0.975)
         return {"xss_script_id": script.id, "xss_img_id": image.id, "articles": serial}

@@ -76,7 +76,7 @@ def _check_seeded_pages(at: Any) -> None:
 
     _page(at, "alerts")
     metrics = {m.label: m.value for m in at.metric}
-    assert {"Negative share", "Baseline", "Articles in window", "p-value"} <= set(metrics)
+    assert {"Negative share", "Baseline", "Negative articles", "p-value"} <= set(metrics)
     assert at.selectbox(key="alert_choice").value is not None
     # The evidence's headlines are plain text elements, the hostile ones included.
     assert XSS_SCRIPT in _texts(at.text) and XSS_IMG in _texts(at.text)
