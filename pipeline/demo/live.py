@@ -100,6 +100,19 @@ def airflow_environment(*, home: Path, settings: Settings, api_port: int) -> dic
     return env
 
 
+def group_alive(pgid: int) -> bool:
+    """Whether any process of group ``pgid`` still runs (zombies waiting to be reaped
+    by init do not count: they run nothing)."""
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            return True
+    return False
+
+
 @dataclass
 class Child:
     """One process the demo started, in a process group of its own."""
@@ -112,15 +125,20 @@ class Child:
         return self.process.poll() is None
 
     def stop(self, *, grace: float = 10.0) -> None:
-        if self.alive():
-            with suppress(ProcessLookupError):
-                os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=grace)
-            except subprocess.TimeoutExpired:
-                with suppress(ProcessLookupError):
-                    os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(timeout=grace)
+        """SIGTERM to the whole group, SIGKILL to whatever is left after ``grace``."""
+        with suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGTERM)
+        with suppress(subprocess.TimeoutExpired):
+            self.process.wait(timeout=grace)
+        deadline = time.monotonic() + grace
+        # Grandchildren (Airflow's task runners, serve-logs) share the group: wait for them
+        # too, then kill any that ignore SIGTERM.
+        while group_alive(self.process.pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        with suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        with suppress(subprocess.TimeoutExpired):
+            self.process.wait(timeout=grace)
         self.log.close()
 
 
@@ -174,8 +192,14 @@ def supervised(logs: Path) -> Iterator[Children]:
     try:
         yield children
     finally:
-        children.stop_all()
-        signal.signal(signal.SIGTERM, previous)
+        # A second Ctrl-C (or SIGTERM) while stopping must not leave children behind.
+        interrupt = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        try:
+            children.stop_all()
+        finally:
+            signal.signal(signal.SIGINT, interrupt)
+            signal.signal(signal.SIGTERM, previous)
 
 
 def wait_until(
