@@ -33,6 +33,7 @@ from sqlalchemy.orm import Session
 
 from pipeline.alerts.counts import (
     SentimentCounts,
+    compact_score_hours,
     latest_model_version,
     most_negative_headlines,
     sentiment_counts_by_topic,
@@ -348,4 +349,9 @@ def run_detection(
     )
     report.notified = outcome.sent
     report.failed = outcome.failed
+    # Keep the hourly rollup the next evaluation reads near one row per hour: every
+    # scoring write appended its own deltas. Only the hours detection reads again.
+    since = now - window - timedelta(days=settings.detect_baseline_days, hours=1)
+    with Session(engine) as session, session.begin():
+        compact_score_hours(session=session, since=since)
     return report
