@@ -25,9 +25,12 @@ from typing import Any, Literal
 from sqlalchemy import ColumnElement, func, select, text
 from sqlalchemy.orm import Session
 
+from models import SENTIMENT_LABELS
 from pipeline.schema import Article, Score, ScoreHour
 
-SENTIMENTS = ("negative", "neutral", "positive")
+# The model's sentiment label names (one list, exported by `models`; importing it loads
+# no torch): the fields of SentimentCounts below are these three.
+SENTIMENTS: tuple[str, ...] = SENTIMENT_LABELS
 
 
 @dataclass(frozen=True)
