@@ -1,9 +1,8 @@
 """Helpers for the Airflow tests: news feeds on a loopback HTTP server, the environment
 of an Airflow subprocess, and running one with its output kept for the failure message.
 
-The headlines are those of tests/e2e (plain enough for the shipped model to label
-reliably: routine announcements, unmistakable losses and failures), with published
-times relative to a ``now`` chosen by the test, since a DAG run reads the clock.
+The headlines are those of tests/news_corpus.py, as in tests/e2e, with published times
+relative to a ``now`` chosen by the test, since a DAG run reads the clock.
 """
 
 from __future__ import annotations
@@ -17,10 +16,11 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from xml.sax.saxutils import escape
+
+import news_corpus
+from news_corpus import BURST, ORDINARY, ROUTINE_BAD, headline
 
 REPO = Path(__file__).resolve().parents[2]
 DAGS_FOLDER = REPO / "dags"
@@ -28,69 +28,11 @@ BIN = Path(sys.executable).parent
 AIRFLOW = str(BIN / "airflow")
 FINSENT = str(BIN / "finsent")
 
-COMPANIES = [
-    "Northwind Bank",
-    "Contoso Energy",
-    "Fabrikam Motors",
-    "Litware Pharma",
-    "Adatum Airlines",
-    "Tailspin Retail",
-    "Woodgrove Insurance",
-    "Proseware Steel",
-    "Relecloud Telecom",
-    "Wingtip Foods",
-    "Alpine Mining",
-    "Coho Shipping",
-]
-ORDINARY = [
-    "{c} to report quarterly results on {d}",
-    "{c} shares close little changed at {p} dollars",
-    "{c} schedules annual shareholder meeting for {d}",
-    "{c} names new chief financial officer",
-    "{c} reports quarterly revenue in line with estimates",
-    "{c} completes previously announced share buyback of {n} million dollars",
-    "{c} opens new regional office in {city}",
-    "{c} declares regular quarterly dividend of {q} cents",
-]
-ROUTINE_BAD = [
-    "{c} shares fall {n} percent after profit warning",
-    "{c} cuts full-year outlook as sales slump",
-]
-BURST = [
-    "{c} shares crash {n} percent after accounting fraud revealed",
-    "{c} files for bankruptcy protection as losses mount",
-    "{c} plunges {n} percent after massive losses and layoffs",
-    "Regulator fines {c} {n} million dollars over fraud",
-    "{c} defaults on debt payments, shares collapse",
-    "{c} slashes guidance and warns of heavy losses",
-]
-CITIES = ["Denver", "Austin", "Boston", "Dublin", "Singapore", "Toronto", "Oslo", "Zurich"]
-DAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday"]
-
-Item = tuple[str, datetime, str]  # title, published, guid
-
-
-def headline(templates: list[str], i: int) -> str:
-    return templates[i % len(templates)].format(
-        c=COMPANIES[(i * 7) % len(COMPANIES)],
-        d=DAYS[i % len(DAYS)],
-        p=20 + i % 80,
-        n=3 + i % 40,
-        q=10 + i % 50,
-        city=CITIES[i % len(CITIES)],
-    )
+Item = news_corpus.Item
 
 
 def rss(items: list[Item]) -> bytes:
-    entries = "".join(
-        f"<item><title>{escape(title)}</title><link>https://news.example/{guid}</link>"
-        f"<guid>{guid}</guid><pubDate>{format_datetime(when)}</pubDate></item>"
-        for title, when, guid in items
-    )
-    return (
-        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel>'
-        f"<title>Wire</title><link>https://news.example/</link>{entries}</channel></rss>"
-    ).encode()
+    return news_corpus.rss(items).encode()
 
 
 def ten_days_then_burst(now: datetime) -> list[Item]:

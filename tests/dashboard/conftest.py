@@ -13,7 +13,7 @@ REPOSITORY = Path(__file__).resolve().parents[2]
 if str(REPOSITORY) not in sys.path:
     sys.path.insert(0, str(REPOSITORY))
 
-APP = REPOSITORY / "dashboard" / "streamlit_app.py"
+from dashboard_helpers import APP  # noqa: E402  (after the path set-up)
 
 
 @pytest.fixture(autouse=True)

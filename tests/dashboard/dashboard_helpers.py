@@ -19,6 +19,9 @@ from pipeline.db import make_engine
 from pipeline.schema import Alert, Article, Feed, FetchAttempt, Score
 from pipeline.settings import Settings
 
+# The real entrypoint, run by AppTest and the browser test.
+APP = Path(__file__).resolve().parents[2] / "dashboard" / "streamlit_app.py"
+
 VERSION = "dash-test-v1"
 BURST_TOPIC = "Financials"
 XSS_SCRIPT = "<script>alert(1)</script>"

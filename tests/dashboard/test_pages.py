@@ -314,7 +314,7 @@ def test_the_password_is_asked_before_any_page(
 def test_with_oidc_configured_st_login_is_used(
     seeded_sqlite: dict[str, Any], app: Callable[..., Any]
 ) -> None:
-    from conftest import APP
+    from dashboard_helpers import APP
     from streamlit.testing.v1 import AppTest
 
     auth = {

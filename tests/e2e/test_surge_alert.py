@@ -12,13 +12,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 from datetime import UTC, datetime, timedelta
-from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
-from xml.sax.saxutils import escape
 
 import pytest
 from detect_helpers import SmtpReceiver, WebhookReceiver
+from news_corpus import BURST, ORDINARY, ROUTINE_BAD, headline, rss
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -36,68 +35,6 @@ pytestmark = [pytest.mark.slow, pytest.mark.integration]
 
 NOW = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
 SECRET = "e2e-webhook-secret-7f3a"
-COMPANIES = [
-    "Northwind Bank",
-    "Contoso Energy",
-    "Fabrikam Motors",
-    "Litware Pharma",
-    "Adatum Airlines",
-    "Tailspin Retail",
-    "Woodgrove Insurance",
-    "Proseware Steel",
-    "Relecloud Telecom",
-    "Wingtip Foods",
-    "Alpine Mining",
-    "Coho Shipping",
-]
-ORDINARY = [
-    "{c} to report quarterly results on {d}",
-    "{c} shares close little changed at {p} dollars",
-    "{c} schedules annual shareholder meeting for {d}",
-    "{c} names new chief financial officer",
-    "{c} reports quarterly revenue in line with estimates",
-    "{c} completes previously announced share buyback of {n} million dollars",
-    "{c} opens new regional office in {city}",
-    "{c} declares regular quarterly dividend of {q} cents",
-]
-# The ordinary stream's bad news: about one headline in eight.
-ROUTINE_BAD = [
-    "{c} shares fall {n} percent after profit warning",
-    "{c} cuts full-year outlook as sales slump",
-]
-SURGE = [
-    "{c} shares crash {n} percent after accounting fraud revealed",
-    "{c} files for bankruptcy protection as losses mount",
-    "{c} plunges {n} percent after massive losses and layoffs",
-    "Regulator fines {c} {n} million dollars over fraud",
-    "{c} defaults on debt payments, shares collapse",
-    "{c} slashes guidance and warns of heavy losses",
-]
-CITIES = ["Denver", "Austin", "Boston", "Dublin", "Singapore", "Toronto", "Oslo", "Zurich"]
-DAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday"]
-
-
-def headline(templates: list[str], i: int) -> str:
-    return templates[i % len(templates)].format(
-        c=COMPANIES[(i * 7) % len(COMPANIES)],
-        d=DAYS[i % len(DAYS)],
-        p=20 + i % 80,
-        n=3 + i % 40,
-        q=10 + i % 50,
-        city=CITIES[i % len(CITIES)],
-    )
-
-
-def rss(items: list[tuple[str, datetime, str]]) -> str:
-    entries = "".join(
-        f"<item><title>{escape(title)}</title><link>https://news.example/{guid}</link>"
-        f"<guid>{guid}</guid><pubDate>{format_datetime(when)}</pubDate></item>"
-        for title, when, guid in items
-    )
-    return (
-        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel>'
-        f"<title>Wire</title><link>https://news.example/</link>{entries}</channel></rss>"
-    )
 
 
 def write_feeds(folder: Path, *, negative_surge: bool) -> list[Path]:
@@ -111,7 +48,7 @@ def write_feeds(folder: Path, *, negative_surge: bool) -> list[Path]:
     for j in range(26):  # the last two hours: a busy spell
         when = NOW - timedelta(hours=2) + timedelta(minutes=2 + j * 4.5)
         if negative_surge:
-            title = headline(SURGE, j)
+            title = headline(BURST, j)
         else:
             title = headline(ROUTINE_BAD if j % 8 == 5 else ORDINARY, j + 1000)
         items.append((f"{title} ({j})", when, f"busy-{j}"))
