@@ -151,7 +151,12 @@ def _joined_cells(
     )
     if topic is not None:
         query = query.where(Score.topic == topic)
-    for row in session.execute(query):
+    _add_rows(cells, session.execute(query), period=period)
+
+
+def _add_rows(cells: _Cells, rows: Iterable[Any], *, period: Period | None) -> None:
+    """Add ``([bucket,] topic, sentiment, count)`` rows to ``cells``."""
+    for row in rows:
         if period is None:
             key: tuple[datetime | None, str, str] = (None, row[0], row[1])
         else:
@@ -186,12 +191,7 @@ def _rollup_cells(
     )
     if topic is not None:
         query = query.where(ScoreHour.topic == topic)
-    for row in session.execute(query):
-        if period is None:
-            key: tuple[datetime | None, str, str] = (None, row[0], row[1])
-        else:
-            key = (_as_utc_hour(row[0]), row[1], row[2])
-        cells[key] = cells.get(key, 0) + int(row[-1])
+    _add_rows(cells, session.execute(query), period=period)
 
 
 def sentiment_cells(
