@@ -100,6 +100,9 @@ class TrainConfig:
     # Evaluate (and keep the best model) every this many steps as well as at each epoch's
     # end; None: at each epoch's end only.
     eval_every: int | None = None
+    # Also write every evaluated step to `<out>.steps/step-NNNNN` (ingredients for a model
+    # soup, `models.soup`); the best step still goes to `out`.
+    keep_checkpoints: bool = False
     device: str = "auto"
     num_threads: int = 2
     eval_every_epoch: bool = True

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from models.data import read_labelled_csv
+from models.data import TaskData, read_labelled_csv
 from models.metrics import classification_report, expected_calibration_error, softmax
 from models.tasks import TaskSpec, UnknownLabelError
 
@@ -116,28 +116,36 @@ def evaluate_csv(
     return {"overall": overall, "by": by, "groups": groups}
 
 
-def dev_split_reports(scorer: Scorer, *, batch_size: int = 128) -> dict[str, dict]:
-    """Re-create the model's development split from its card (same files, seed, fraction;
-    the split digest is checked) and evaluate ``scorer`` on it."""
+def tweet_dev_sets(card: Mapping[str, Any], tasks: Sequence[TaskSpec]) -> dict[str, TaskData]:
+    """The development split of each of ``tasks``, re-created from a model card (same
+    files, seed and fraction; the split digest is checked), cleaned texts."""
     from models.config import TrainConfig
     from models.data import load_task_data, split_digest, stratified_split
 
-    card = scorer.card
     tc = TrainConfig(**{**card["train_config"], "task_weights": {}})
-    reports = {}
-    for spec in scorer.tasks:
+    sets = {}
+    for spec in tasks:
         info = card["data"][spec.name]
         data = load_task_data(info["file"], spec)
         _, dev_idx = stratified_split(data.labels, fraction=tc.dev_fraction, seed=tc.split_seed)
         dev = data.subset(dev_idx)
         if split_digest(dev.texts) != info["dev_digest"]:
             raise ValueError(f"{info['file']}: dev split differs from the one in the card")
+        sets[spec.name] = dev
+    return sets
+
+
+def dev_split_reports(scorer: Scorer, *, batch_size: int = 128) -> dict[str, dict]:
+    """Re-create the model's development split from its card (:func:`tweet_dev_sets`)
+    and evaluate ``scorer`` on it."""
+    reports = {}
+    for name, dev in tweet_dev_sets(scorer.card, scorer.tasks).items():
         logits = scorer.predict_logits(list(dev.texts), batch_size=batch_size, clean=False)
-        reports[spec.name] = task_report(
-            spec,
-            logits[spec.name],
+        reports[name] = task_report(
+            dev.task,
+            logits[name],
             dev.labels,
-            temperature=scorer.temperatures.get(spec.name, 1.0),
+            temperature=scorer.temperatures.get(name, 1.0),
         )
     return reports
 

@@ -252,6 +252,12 @@ def selection_score(summary: Mapping[str, Mapping[str, float]]) -> float:
     return float(np.mean([r["macro_f1"] for r in summary.values()]))
 
 
+def checkpoint_dir(out_dir: str | Path, step: int) -> Path:
+    """Where ``keep_checkpoints`` writes the model of ``step``: ``<out>.steps/step-NNNNN``."""
+    out = Path(out_dir)
+    return out.with_name(out.name + ".steps") / f"step-{step:05d}"
+
+
 def train_model(
     *,
     data_files: Mapping[TaskSpec, str | Path],
@@ -436,6 +442,20 @@ def train_model(
                 f"step {step} (epoch {epoch}): dev {json.dumps(summary)} selection {score:.4f}",
                 file=sys.stderr,
             )
+        if tc.keep_checkpoints:
+            temperatures, calibration = calibrate({t.name: dev_logits[t.name] for t in tasks}, dev)
+            step_card = {**card, "dev_metrics": {t.name: summary[t.name] for t in tasks}}
+            step_card.update(
+                news_dev_metrics=summary.get(NEWS_STREAM),
+                best_step=step,
+                best_epoch=epoch,
+                selection_score=round(score, 4),
+                calibration=calibration,
+            )
+            write_model_dir(
+                model, tokenizer, checkpoint_dir(out_dir, step), mc, temperatures, step_card
+            )
+            model.to(device)
         if score > best_score:
             # Keep the best model on disk at once: a run cut short still leaves a model.
             best_score = score

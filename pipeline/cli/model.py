@@ -81,6 +81,11 @@ def train(
         min=1,
         help="Also score the dev sets (and keep the best model) every this many steps.",
     ),
+    keep_checkpoints: bool = typer.Option(
+        False,
+        "--keep-checkpoints",
+        help="Also write every evaluated step to OUT.steps/step-N (for `finsent soup`).",
+    ),
     warmup_ratio: float = typer.Option(
         0.06, "--warmup-ratio", help="Share of the steps spent warming the learning rate up."
     ),
@@ -148,6 +153,7 @@ def train(
             epochs=epochs,
             max_steps=max_steps,
             eval_every=eval_every,
+            keep_checkpoints=keep_checkpoints,
             warmup_ratio=warmup_ratio,
             news_share=news_share,
             batch_size=batch_size,
@@ -282,6 +288,50 @@ def _print_groups(console: Console, column: str, groups: dict[str, dict[str, Any
             )
     console.print(table)
     console.print()
+
+
+@app.command("soup")
+def soup(
+    model_dirs: list[Path] = typer.Argument(
+        ..., exists=True, file_okay=False, metavar="MODEL_DIR...", help="Two or more models."
+    ),
+    out: Path = typer.Option(..., "--out", help="Model directory to write (replaced when done)."),
+    method: Literal["greedy", "uniform"] = typer.Option(
+        "greedy",
+        "--method",
+        help="greedy: best first, each kept only if the dev selection score does not fall; "
+        "uniform: the average of all.",
+    ),
+    json_output: bool = JsonOption,
+) -> None:
+    """Average the weights of fine-tuned models of one architecture (a model soup), e.g.
+    the steps `finsent train --keep-checkpoints` kept; selected and calibrated on the dev
+    splits (the tweet splits from the first model's card, and models/data/news_dev.csv)."""
+    from models.soup import make_soup
+
+    def say(message: str) -> None:
+        if not json_output:
+            typer.echo(message, err=True)
+
+    try:
+        card = make_soup(model_dirs, out, method=method, log=say)
+    except (ValueError, FileNotFoundError) as exc:
+        raise FinsentError(str(exc)) from exc
+    summary = {
+        "out": str(out),
+        "version": card["version"],
+        "selection_score": card["selection_score"],
+        "dev_metrics": card["dev_metrics"],
+        "news_dev_metrics": card.get("news_dev_metrics"),
+        "kept": [i["dir"] for i in card["soup"]["ingredients"] if i["kept"]],
+    }
+    if json_output:
+        print_json(summary)
+        return
+    typer.echo(
+        f"wrote {out} (version {card['version']}): soup of {len(summary['kept'])} of "
+        f"{len(model_dirs)}, selection {card['selection_score']}"
+    )
 
 
 @app.command("evaluate")
