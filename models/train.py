@@ -446,6 +446,7 @@ def train_model(
             temperatures, calibration = calibrate({t.name: dev_logits[t.name] for t in tasks}, dev)
             step_card = {**card, "dev_metrics": {t.name: summary[t.name] for t in tasks}}
             step_card.update(
+                history=list(history),
                 news_dev_metrics=summary.get(NEWS_STREAM),
                 best_step=step,
                 best_epoch=epoch,

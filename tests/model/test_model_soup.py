@@ -86,6 +86,7 @@ def test_keep_checkpoints_writes_every_evaluated_step(run: dict) -> None:
         assert path == run["out"].with_name("model.steps") / f"step-{step:05d}"
         card = load_model_dir(path).card
         assert card["best_step"] == step
+        assert card["history"][-1]["step"] == step  # the run so far
         assert card["selection_score"] == next(
             h["selection"] for h in run["card"]["history"] if h["step"] == step
         )
