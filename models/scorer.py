@@ -10,7 +10,7 @@ from typing import Any, cast
 import numpy as np
 import torch
 
-from models.checkpoint import load_model_dir
+from models.checkpoint import LoadedModel, load_model_dir
 from models.metrics import softmax
 from models.network import MultiTaskModel
 from models.tasks import TaskSpec
@@ -169,14 +169,30 @@ class Scorer:
             model = cast(MultiTaskModel, quantize_int8(model))
         model.to(dev).eval()
         version = loaded.card.get("version") or Path(model_dir).name
+        return cls.from_loaded(
+            loaded, model=model, version=str(version), device=dev, quantize=quantize
+        )
+
+    @classmethod
+    def from_loaded(
+        cls,
+        loaded: LoadedModel,
+        *,
+        model: MultiTaskModel | None = None,
+        version: str,
+        device: torch.device,
+        quantize: str,
+    ) -> Scorer:
+        """A scorer of a loaded model directory (``model``: other weights of the same
+        architecture in its place, e.g. a soup being evaluated)."""
         return cls(
-            model,
+            loaded.model if model is None else model,
             loaded.tokenizer,
             tasks=loaded.tasks,
             temperatures=loaded.temperatures,
             max_length=loaded.model_config.max_length,
-            version=str(version),
-            device=dev,
+            version=version,
+            device=device,
             quantize=quantize,
             card=loaded.card,
         )

@@ -87,16 +87,8 @@ def average_into(target: MultiTaskModel, ingredients: Sequence[LoadedModel]) -> 
 
 
 def _scorer(model: MultiTaskModel, loaded: LoadedModel) -> Scorer:
-    return Scorer(
-        model,
-        loaded.tokenizer,
-        tasks=loaded.tasks,
-        temperatures=loaded.temperatures,
-        max_length=loaded.model_config.max_length,
-        version="soup",
-        device=torch.device("cpu"),
-        quantize="none",
-        card=loaded.card,
+    return Scorer.from_loaded(
+        loaded, model=model, version="soup", device=torch.device("cpu"), quantize="none"
     )
 
 

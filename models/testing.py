@@ -1,7 +1,10 @@
-"""Test helpers for other parts: a complete, tiny, randomly initialised model directory."""
+"""Test helpers for other parts: a complete, tiny, randomly initialised model directory, and
+tiny labelled CSVs to train one on."""
 
 from __future__ import annotations
 
+import csv
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -73,3 +76,44 @@ def make_tiny_encoder_dir(path: Path, *, seed: int = 0, layers: int = 2) -> Path
     BertModel(config, add_pooling_layer=False).save_pretrained(path)
     tokenizer.save_pretrained(path)
     return Path(path)
+
+
+def write_csv(path: Path, header: Sequence[str], rows: Sequence[Sequence[str]]) -> Path:
+    """A UTF-8 CSV with ``header`` and ``rows``."""
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(header)
+        writer.writerows(rows)
+    return path
+
+
+def write_tiny_training_csvs(
+    root: Path, *, news_per_label: int = 15, extra_news: Sequence[Sequence[str]] = ()
+) -> dict[str, Path]:
+    """Tiny training files under ``root``: ``topic`` (120 rows, every topic), ``sentiment``
+    (90 rows) and ``news`` (``news_per_label`` rows per label and source, reuters and wsj,
+    then ``extra_news``), in the shared data's formats."""
+    from models.tasks import SENTIMENT_LABELS, TOPIC
+
+    topics = TOPIC.labels
+    news = [
+        [f"{source} news sentence {i} {label}", label, source]
+        for source in ("reuters", "wsj")
+        for label in SENTIMENT_LABELS
+        for i in range(news_per_label)
+    ]
+    return {
+        "topic": write_csv(
+            root / "topic.csv",
+            ["text", "topic"],
+            [[f"topic post {i} on {topics[i % 20]}", topics[i % 20]] for i in range(120)],
+        ),
+        "sentiment": write_csv(
+            root / "sentiment.csv",
+            ["text", "sentiment"],
+            [[f"tweet {i} {SENTIMENT_LABELS[i % 3]}", SENTIMENT_LABELS[i % 3]] for i in range(90)],
+        ),
+        "news": write_csv(
+            root / "news.csv", ["text", "sentiment", "source"], [*news, *map(list, extra_news)]
+        ),
+    }

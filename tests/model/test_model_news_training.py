@@ -4,17 +4,15 @@ evaluation every N steps and selection on the mean of all dev macro-F1s."""
 
 from __future__ import annotations
 
-import csv
 import json
-from pathlib import Path
 
 import pytest
 
 from models import Scorer
 from models.config import ModelConfig, TrainConfig
 from models.data import NEWS_DEV_FILE, read_labelled_csv, write_news_dev_file
-from models.tasks import SENTIMENT, SENTIMENT_LABELS, TOPIC
-from models.testing import make_tiny_encoder_dir
+from models.tasks import SENTIMENT, TOPIC
+from models.testing import make_tiny_encoder_dir, write_csv, write_tiny_training_csvs
 from models.text import clean_text
 from models.train import (
     NEWS_STREAM,
@@ -28,37 +26,15 @@ from models.train import (
 HAND_WRITTEN = NEWS_DEV_FILE.with_name("news_headlines_eval.csv")
 
 
-def _write(path: Path, header: list[str], rows: list[list[str]]) -> Path:
-    with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(header)
-        writer.writerows(rows)
-    return path
-
-
 @pytest.fixture(scope="module")
 def news_run(tmp_path_factory: pytest.TempPathFactory) -> dict:
     root = tmp_path_factory.mktemp("news-train")
-    topic = _write(
-        root / "topic.csv",
-        ["text", "topic"],
-        [[f"topic post {i} on {TOPIC.labels[i % 20]}", TOPIC.labels[i % 20]] for i in range(120)],
-    )
-    sentiment = _write(
-        root / "sentiment.csv",
-        ["text", "sentiment"],
-        [[f"tweet {i} {SENTIMENT_LABELS[i % 3]}", SENTIMENT_LABELS[i % 3]] for i in range(90)],
-    )
     hand_written_text, _ = read_labelled_csv(HAND_WRITTEN)
-    rows = [
-        [f"{source} news sentence {i} {label}", label, source]
-        for source in ("reuters", "wsj")
-        for label in SENTIMENT_LABELS
-        for i in range(15)
-    ]
     # One sentence of the hand-written evaluation set, which must never train.
-    rows.append([hand_written_text[0], "neutral", "reuters"])
-    news = _write(root / "news.csv", ["text", "sentiment", "source"], rows)
+    files = write_tiny_training_csvs(
+        root, extra_news=[[hand_written_text[0], "neutral", "reuters"]]
+    )
+    topic, sentiment, news = files["topic"], files["sentiment"], files["news"]
     dev_file = root / "news_dev.csv"
     n_dev = write_news_dev_file(news, dev_file)
     mc = ModelConfig(base_encoder=str(make_tiny_encoder_dir(root / "encoder")), method="full")
@@ -86,7 +62,7 @@ def news_run(tmp_path_factory: pytest.TempPathFactory) -> dict:
         "news": news,
         "dev_file": dev_file,
         "n_dev": n_dev,
-        "n_news": len(rows),
+        "n_news": 2 * 3 * 15 + 1,  # two sources, three labels, the hand-written one
         "hand_written": clean_text(hand_written_text[0]),
         "topic": topic,
         "sentiment": sentiment,
@@ -144,7 +120,7 @@ def test_news_dev_and_the_hand_written_set_never_train(news_run: dict) -> None:
 
 
 def test_a_news_file_the_dev_split_does_not_index_is_refused(news_run: dict, tmp_path) -> None:
-    other = _write(
+    other = write_csv(
         tmp_path / "other.csv",
         ["text", "sentiment", "source"],
         [["something else", "neutral", "wsj"]] * news_run["n_news"],
@@ -242,7 +218,7 @@ def test_the_train_command_refuses_a_news_file_the_split_does_not_fit(
     from pipeline.cli import app
     from pipeline.errors import FinsentError
 
-    other = _write(
+    other = write_csv(
         tmp_path / "other.csv", ["text", "sentiment", "source"], [["x", "neutral", "wsj"]]
     )
     args = [

@@ -4,7 +4,6 @@ its best ingredient on the dev selection, and bad ingredients get a clear error.
 
 from __future__ import annotations
 
-import csv
 import json
 from pathlib import Path
 
@@ -16,44 +15,18 @@ from models.checkpoint import load_model_dir
 from models.config import ModelConfig, TrainConfig
 from models.data import write_news_dev_file
 from models.soup import make_soup
-from models.tasks import SENTIMENT, SENTIMENT_LABELS, TOPIC
-from models.testing import make_tiny_encoder_dir, make_tiny_model_dir
+from models.tasks import SENTIMENT, TOPIC
+from models.testing import make_tiny_encoder_dir, make_tiny_model_dir, write_tiny_training_csvs
 from models.train import checkpoint_dir, train_model
 from pipeline.cli.app import app
 from pipeline.errors import FinsentError
 
 
-def _csv(path: Path, header: list[str], rows: list[list[str]]) -> Path:
-    with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(header)
-        writer.writerows(rows)
-    return path
-
-
 @pytest.fixture(scope="module")
 def run(tmp_path_factory: pytest.TempPathFactory) -> dict:
     root = tmp_path_factory.mktemp("soup")
-    topic = _csv(
-        root / "topic.csv",
-        ["text", "topic"],
-        [[f"post {i} about {TOPIC.labels[i % 20]}", TOPIC.labels[i % 20]] for i in range(120)],
-    )
-    sentiment = _csv(
-        root / "sentiment.csv",
-        ["text", "sentiment"],
-        [[f"tweet {i} is {SENTIMENT_LABELS[i % 3]}", SENTIMENT_LABELS[i % 3]] for i in range(90)],
-    )
-    news = _csv(
-        root / "news.csv",
-        ["text", "sentiment", "source"],
-        [
-            [f"{source} sentence {i} {label}", label, source]
-            for source in ("reuters", "wsj")
-            for label in SENTIMENT_LABELS
-            for i in range(12)
-        ],
-    )
+    files = write_tiny_training_csvs(root, news_per_label=12)
+    topic, sentiment, news = files["topic"], files["sentiment"], files["news"]
     news_dev = root / "news_dev.csv"
     write_news_dev_file(news, news_dev)
     mc = ModelConfig(base_encoder=str(make_tiny_encoder_dir(root / "encoder")), method="full")
