@@ -170,6 +170,8 @@ def make_soup(
         calibration=calibration,
         soup={
             "method": method,
+            "note": "train_config, steps, history, best_step and best_epoch are those of the "
+            "best ingredient's run; every ingredient is listed below",
             "scored_at": "inference settings (the model's max_length), fp32",
             "ingredients": [
                 {
