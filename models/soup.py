@@ -12,7 +12,9 @@ Temperatures are then fitted per head on the tweet dev split, as training does.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import copy
+import json
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,7 +22,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from models.checkpoint import LoadedModel, load_model_dir
+from models.checkpoint import CARD, LoadedModel, load_model_dir
 from models.data import NEWS_DEV_FILE, TaskData, read_labelled_csv
 from models.evaluate import tweet_dev_sets
 from models.metrics import classification_report
@@ -113,7 +115,7 @@ def make_soup(
     *,
     method: str = "greedy",
     news_dev_file: str | Path = NEWS_DEV_FILE,
-    log: Any = None,
+    log: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """Average ``model_dirs`` (greedy or uniform, see the module) into ``out_dir`` and
     return the soup's card. The card is the best ingredient's, with the soup's dev figures,
@@ -136,7 +138,7 @@ def make_soup(
         say(f"ingredient {path}: selection {score:.4f}")
     order = sorted(range(len(dirs)), key=lambda i: -scores[i])
     best = ingredients[order[0]]
-    target = load_model_dir(dirs[order[0]]).model  # a scratch copy to average into
+    target = copy.deepcopy(best.model)  # a scratch copy to average into
     kept = [order[0]]
     best_score = scores[order[0]]
     trials = []
@@ -187,4 +189,4 @@ def make_soup(
     )
     write_model_dir(target, best.tokenizer, out_dir, best.model_config, temperatures, card)
     say(f"soup of {len(kept)} of {len(dirs)}: selection {score:.4f} -> {out_dir}")
-    return load_model_dir(out_dir).card
+    return dict(json.loads((Path(out_dir) / CARD).read_text()))

@@ -442,8 +442,10 @@ def train_model(
                 f"step {step} (epoch {epoch}): dev {json.dumps(summary)} selection {score:.4f}",
                 file=sys.stderr,
             )
-        if tc.keep_checkpoints:
+        if tc.keep_checkpoints or score > best_score:
+            # One temperature per head, fitted on that head's tweet dev split.
             temperatures, calibration = calibrate({t.name: dev_logits[t.name] for t in tasks}, dev)
+        if tc.keep_checkpoints:
             step_card = {**card, "dev_metrics": {t.name: summary[t.name] for t in tasks}}
             step_card.update(
                 history=list(history),
@@ -460,8 +462,6 @@ def train_model(
         if score > best_score:
             # Keep the best model on disk at once: a run cut short still leaves a model.
             best_score = score
-            # One temperature per head, fitted on that head's tweet dev split.
-            temperatures, calibration = calibrate({t.name: dev_logits[t.name] for t in tasks}, dev)
             card.update(
                 dev_metrics={t.name: summary[t.name] for t in tasks},
                 news_dev_metrics=summary.get(NEWS_STREAM),
