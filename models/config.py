@@ -103,6 +103,14 @@ class TrainConfig:
     # Also write every evaluated step to `<out>.steps/step-NNNNN` (ingredients for a model
     # soup, `models.soup`); the best step still goes to `out`.
     keep_checkpoints: bool = False
+    # Knowledge distillation: finsent model directories whose heads (their probabilities
+    # at their own temperatures, softened further by `distill_temperature`, averaged over
+    # the teachers) teach every head on every training row, weighted by `distill_weight`
+    # — so topic tweets also train sentiment and sentiment tweets topic. Rows whose text
+    # is in a dev set are never distilled. Empty: no distillation.
+    teachers: tuple[str, ...] = ()
+    distill_weight: float = 1.0
+    distill_temperature: float = 2.0
     device: str = "auto"
     num_threads: int = 2
     eval_every_epoch: bool = True
@@ -148,6 +156,11 @@ class TrainConfig:
         _check(
             self.eval_every is None or self.eval_every >= 1,
             f"eval_every must be >= 1 or None, got {self.eval_every}",
+        )
+        _check(self.distill_weight >= 0, f"distill_weight must be >= 0, got {self.distill_weight}")
+        _check(
+            self.distill_temperature > 0,
+            f"distill_temperature must be > 0, got {self.distill_temperature}",
         )
         _check(self.augment_n >= 0, f"augment_n must be >= 0, got {self.augment_n}")
         _check(self.device in DEVICES, f"device must be one of {DEVICES}, got {self.device!r}")

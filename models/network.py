@@ -107,6 +107,32 @@ def joint_loss(
     return total, per_task
 
 
+def distillation_loss(
+    logits: Mapping[str, torch.Tensor],
+    teacher_probs: Mapping[str, torch.Tensor],
+    keep: torch.Tensor,
+    *,
+    temperature: float,
+) -> dict[str, torch.Tensor]:
+    """Knowledge distillation (Hinton et al., 2015) per head in ``teacher_probs``:
+    ``T² · KL(p_teacher ‖ softmax(z / T))``, averaged over the rows where ``keep``.
+
+    ``teacher_probs[head]`` are the teacher's probabilities already softened at ``T``
+    (batch, n_labels); every head is taught on every kept row, whatever task the row is
+    labelled for. No kept row: exactly 0 per head (not NaN)."""
+    out: dict[str, torch.Tensor] = {}
+    for name, target in teacher_probs.items():
+        student = logits[name].float()
+        if not bool(keep.any()):
+            out[name] = student.new_zeros(())
+            continue
+        log_q = F.log_softmax(student[keep] / temperature, dim=-1)
+        p = target[keep].to(student.device, torch.float32)
+        kl = (p * (torch.log(p.clamp_min(1e-12)) - log_q)).sum(-1).mean()
+        out[name] = kl * temperature**2
+    return out
+
+
 def apply_lora(encoder: nn.Module, config: ModelConfig) -> nn.Module:
     """Wrap ``encoder`` with a LoRA adapter on its attention and feed-forward projections."""
     from peft import LoraConfig, get_peft_model

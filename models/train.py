@@ -38,7 +38,7 @@ from models.metrics import (
     fit_temperature,
     softmax,
 )
-from models.network import MultiTaskModel, count_parameters, joint_loss
+from models.network import MultiTaskModel, count_parameters, distillation_loss, joint_loss
 from models.scorer import logits_for_ids, pad_batch, resolve_device
 from models.tasks import MISSING_LABEL, SENTIMENT, TaskSpec
 from models.text import clean_text
@@ -258,6 +258,59 @@ def checkpoint_dir(out_dir: str | Path, step: int) -> Path:
     return out.with_name(out.name + ".steps") / f"step-{step:05d}"
 
 
+def distillable_rows(
+    train: Mapping[str, TaskData], dev: Mapping[str, TaskData]
+) -> dict[str, np.ndarray]:
+    """Per training stream, a mask of the rows a teacher may label: never a text that is in
+    any dev set (e.g. a sentiment-dev tweet that is also a topic training tweet), since the
+    teacher's label for it would carry the dev split into training."""
+    dev_texts = {text for d in dev.values() for text in d.texts}
+    return {
+        name: np.array([text not in dev_texts for text in d.texts], dtype=bool)
+        for name, d in train.items()
+    }
+
+
+def teacher_probabilities(
+    teachers: Sequence[str | Path],
+    train_ids: Mapping[str, list[list[int]]],
+    tasks: Sequence[TaskSpec],
+    *,
+    tokenizer: Any,
+    temperature: float,
+    device: torch.device,
+) -> tuple[dict[str, dict[str, np.ndarray]], list[dict[str, str]]]:
+    """The distillation targets: per stream and head, the teachers' mean probabilities
+    ``softmax(z / (T_head · temperature))`` (``T_head``: each teacher's own calibrated
+    temperature), over the same token ids the student reads; and who the teachers are."""
+    from models.checkpoint import content_version
+
+    sums: dict[str, dict[str, np.ndarray]] = {}
+    record = []
+    for path in teachers:
+        loaded = load_model_dir(path)
+        if [t.labels for t in loaded.tasks] != [t.labels for t in tasks]:
+            raise ValueError(f"teacher {path} does not have the tasks being trained (or order)")
+        if loaded.tokenizer.get_vocab() != tokenizer.get_vocab():
+            raise ValueError(f"teacher {path} has another tokenizer than the model being trained")
+        model = loaded.model.to(device)
+        pad_id = loaded.tokenizer.pad_token_id or 0
+        for stream, ids in train_ids.items():
+            logits = logits_for_ids(model, ids, pad_id=pad_id, device=device, batch_size=128)
+            for head, z in logits.items():
+                t_head = loaded.temperatures.get(head, 1.0)
+                p = softmax(z / (t_head * temperature))
+                acc = sums.setdefault(stream, {})
+                acc[head] = acc[head] + p if head in acc else p
+        record.append({"dir": str(path), "version": content_version(Path(path))})
+        del model, loaded
+    n = len(teachers)
+    probs = {
+        s: {h: (p / n).astype(np.float32) for h, p in heads.items()} for s, heads in sums.items()
+    }
+    return probs, record
+
+
 def train_model(
     *,
     data_files: Mapping[TaskSpec, str | Path],
@@ -318,6 +371,22 @@ def train_model(
         )
         for k, n in enumerate(names)
     }
+    # Distillation targets, and per stream which rows may be distilled.
+    soft: dict[str, dict[str, np.ndarray]] = {}
+    distill_rows: dict[str, np.ndarray] = {}
+    if tc.teachers:
+        # Building the teachers draws from torch's generator: fork it, so a run with a
+        # teacher sees the same dropout as the same run without one.
+        with torch.random.fork_rng(devices=[]):
+            soft, data_info["teachers"] = teacher_probabilities(
+                tc.teachers,
+                train_ids,
+                tasks,
+                tokenizer=tokenizer,
+                temperature=tc.distill_temperature,
+                device=device,
+            )
+        distill_rows = distillable_rows(train, dev)
     # Class weights per head, from that head's tweet data.
     class_weights = {
         t.name: w
@@ -407,6 +476,14 @@ def train_model(
                 class_weights=class_weights,
                 label_smoothing=tc.label_smoothing,
             )
+            if soft and tc.distill_weight:
+                taught = distillation_loss(
+                    logits,
+                    {h: torch.from_numpy(p[batch]) for h, p in soft[stream].items()},
+                    torch.from_numpy(distill_rows[stream][batch]).to(device),
+                    temperature=tc.distill_temperature,
+                )
+                loss = loss + tc.distill_weight * torch.stack(list(taught.values())).sum()
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), tc.max_grad_norm)

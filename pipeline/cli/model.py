@@ -132,6 +132,18 @@ def train(
     init_from: Path | None = typer.Option(
         None, "--init-from", help="Continue from this model directory's weights."
     ),
+    teacher: list[Path] = typer.Option(
+        [],
+        "--teacher",
+        help="Distil from this finsent model directory (repeat for an ensemble): its "
+        "soft labels teach both heads on every training text.",
+    ),
+    distill_weight: float = typer.Option(
+        1.0, "--distill-weight", help="Weight of the distillation loss (with --teacher)."
+    ),
+    distill_temperature: float = typer.Option(
+        2.0, "--distill-temperature", help="Softening temperature of the distillation."
+    ),
     threads: int = typer.Option(2, "--threads", min=1, help="CPU threads for torch."),
     json_output: bool = typer.Option(
         False, "--json", help="Print the summary as one JSON document (and no progress bar)."
@@ -171,6 +183,9 @@ def train(
             augment=augment,
             augment_n=augment_n,
             init_from=None if init_from is None else str(init_from),
+            teachers=tuple(str(t) for t in teacher),
+            distill_weight=distill_weight,
+            distill_temperature=distill_temperature,
             device=device,
             num_threads=threads,
             progress=not json_output,
