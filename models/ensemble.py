@@ -24,7 +24,7 @@ from models.checkpoint import load_model_dir
 from models.data import NEWS_DEV_FILE
 from models.metrics import classification_report, softmax
 from models.scorer import Scorer
-from models.soup import dev_sets
+from models.soup import dev_sets, score_sets
 from models.train import selection_score
 
 
@@ -50,9 +50,9 @@ def ensemble_reports(
             device=torch.device("cpu"),
             quantize="none",
         )
+        _, _, logits = score_sets(scorer, sets)  # each set's head, at inference settings
         for name, dev in sets.items():
-            z = scorer.predict_logits(list(dev.data.texts), batch_size=128, clean=False)[dev.head]
-            p = softmax(z / model.temperatures.get(dev.head, 1.0)) / len(loaded)
+            p = softmax(logits[name] / model.temperatures.get(dev.head, 1.0)) / len(loaded)
             mean[name] = mean[name] + p if name in mean else p
     reports = {
         name: classification_report(

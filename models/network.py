@@ -121,9 +121,10 @@ def distillation_loss(
     (batch, n_labels); every head is taught on every kept row, whatever task the row is
     labelled for. No kept row: exactly 0 per head (not NaN)."""
     out: dict[str, torch.Tensor] = {}
+    any_kept = bool(keep.any())  # once per batch, not once per head
     for name, target in teacher_probs.items():
         student = logits[name].float()
-        if not bool(keep.any()):
+        if not any_kept:
             out[name] = student.new_zeros(())
             continue
         log_q = F.log_softmax(student[keep] / temperature, dim=-1)
