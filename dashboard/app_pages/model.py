@@ -79,7 +79,10 @@ def metrics_table(card: dict[str, Any]) -> None:
 
 def data_table(card: dict[str, Any]) -> None:
     rows = []
-    for task, data in (card.get("data") or {}).items():
+    sources = card.get("data") or {}
+    for task, data in sources.items():
+        if not isinstance(data, dict):  # e.g. "teachers": a list, shown below the table
+            continue
         rows.append(
             {
                 "task": task,
@@ -92,6 +95,10 @@ def data_table(card: dict[str, Any]) -> None:
         )
     if rows:
         st.dataframe(pd.DataFrame(rows), hide_index=True)
+    teachers = sources.get("teachers")
+    if isinstance(teachers, list) and teachers:
+        versions = ", ".join(str(t.get("version", "?")) for t in teachers if isinstance(t, dict))
+        st.caption(plain(f"Distilled from the average of: {versions}"))
 
 
 def per_class(report: dict[str, Any]) -> pd.DataFrame:

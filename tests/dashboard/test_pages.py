@@ -4,6 +4,7 @@ actions that write (acknowledge, silence, correct, add a feed)."""
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -14,6 +15,7 @@ from dashboard_helpers import BURST_TOPIC, XSS_IMG, XSS_SCRIPT, seed_database
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from models import SHIPPED_MODEL_DIR
 from pipeline.db import make_engine, upgrade_database
 from pipeline.schema import Alert, Article, Correction, Feed, Score, Silence
 
@@ -385,6 +387,12 @@ def test_trying_the_shipped_model_on_the_model_page(
 ) -> None:
     use_database(sqlite_url)
     at = _page(app(), "model")
+    # The shipped card is a distilled run's soup: its data sources and its teachers both show.
+    assert any("news_sentiment" in str(frame.value) for frame in at.dataframe)
+    card = json.loads((SHIPPED_MODEL_DIR / "model_card.json").read_text(encoding="utf-8"))
+    teachers = ", ".join(t["version"] for t in card["data"]["teachers"])
+    captions = [c.value.replace("\\", "") for c in at.caption]  # plain() escapes Markdown
+    assert f"Distilled from the average of: {teachers}" in captions
     at.text_area[0].set_value("Bank shares plunge after a surprise loss and a dividend cut")
     next(b for b in at.button if b.label == "Score it").click()
     at.run(timeout=300)
