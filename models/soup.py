@@ -27,6 +27,7 @@ from models.data import NEWS_DEV_FILE, TaskData, read_labelled_csv
 from models.evaluate import tweet_dev_sets
 from models.metrics import classification_report
 from models.network import MultiTaskModel
+from models.provenance import DIRECTORY_FIELDS, provenance_fields
 from models.scorer import Scorer
 from models.tasks import SENTIMENT, TaskSpec
 from models.text import clean_text
@@ -109,6 +110,21 @@ def score_sets(
     return selection_score(summary), reports, logits
 
 
+def _origin(card: Mapping[str, Any], best: Mapping[str, Any]) -> dict[str, Any]:
+    """What an ingredient is, beyond its version: a soup's own ``soup`` record, or the
+    ``train_config`` (and teachers) of a run other than the best ingredient's, whose
+    configuration is the soup card's own."""
+    if "soup" in card:
+        return {"soup": card["soup"]}
+    if card.get("train_config") == best.get("train_config"):
+        return {}
+    origin: dict[str, Any] = {"train_config": card.get("train_config")}
+    teachers = (card.get("data") or {}).get("teachers")
+    if teachers:
+        origin["teachers"] = teachers
+    return origin
+
+
 def make_soup(
     model_dirs: Sequence[str | Path],
     out_dir: str | Path,
@@ -116,10 +132,13 @@ def make_soup(
     method: str = "greedy",
     news_dev_file: str | Path = NEWS_DEV_FILE,
     log: Callable[[str], None] | None = None,
+    command: str | None = None,
 ) -> dict[str, Any]:
     """Average ``model_dirs`` (greedy or uniform, see the module) into ``out_dir`` and
     return the soup's card. The card is the best ingredient's, with the soup's dev figures,
-    temperatures and a ``soup`` record (every ingredient's score, which were kept)."""
+    temperatures and a ``soup`` record (every ingredient's score, which were kept, and
+    where each came from). ``command`` (the ``finsent soup`` line) ends the card's
+    ``reproduce``, after every ingredient's chain (:mod:`models.provenance`)."""
     if method not in SOUP_METHODS:
         raise ValueError(f"method must be one of {SOUP_METHODS}, got {method!r}")
     dirs = [Path(d) for d in model_dirs]
@@ -127,6 +146,8 @@ def make_soup(
         raise ValueError("a soup needs at least two model directories")
     ingredients = [load_model_dir(d) for d in dirs]
     _check_compatible(ingredients, dirs)
+    # Every ingredient was tried, so every one's chain is needed to rebuild the soup.
+    provenance = provenance_fields(command, dirs, out_dir)
     base = ingredients[0]
     sets = dev_sets(base.card, base.tasks, Path(news_dev_file))
     say = log or (lambda message: None)
@@ -162,8 +183,7 @@ def make_soup(
         name: {k: round(r[k], 4) for k in ("accuracy", "macro_f1", "weighted_f1")}
         for name, r in reports.items()
     }
-    card = dict(best.card)
-    card.pop("version", None)
+    card = {k: v for k, v in best.card.items() if k not in DIRECTORY_FIELDS}
     card.update(
         dev_metrics={name: brief[name] for name in tweet},
         news_dev_metrics=brief.get(NEWS_STREAM),
@@ -181,11 +201,13 @@ def make_soup(
                     "version": loaded.card.get("version"),
                     "selection": round(scores[k], 4),
                     "kept": k in kept,
+                    **_origin(loaded.card, best.card),
                 }
                 for k, (path, loaded) in enumerate(zip(dirs, ingredients, strict=True))
             ],
             "trials": trials,
         },
+        **provenance,
     )
     write_model_dir(target, best.tokenizer, out_dir, best.model_config, temperatures, card)
     say(f"soup of {len(kept)} of {len(dirs)}: selection {score:.4f} -> {out_dir}")

@@ -39,6 +39,7 @@ from models.metrics import (
     softmax,
 )
 from models.network import MultiTaskModel, count_parameters, distillation_loss, joint_loss
+from models.provenance import provenance_fields
 from models.scorer import logits_for_ids, pad_batch, resolve_device
 from models.tasks import MISSING_LABEL, SENTIMENT, TaskSpec
 from models.text import clean_text
@@ -319,6 +320,7 @@ def train_model(
     train_config: TrainConfig | None = None,
     news_data: str | Path | None = None,
     news_dev_file: str | Path = NEWS_DEV_FILE,
+    command: str | None = None,
 ) -> dict[str, Any]:
     """Train jointly on ``{task spec: CSV}``, write the best model (by
     :func:`selection_score`, evaluated at :func:`evaluation_steps`) to ``out_dir``, and
@@ -327,9 +329,15 @@ def train_model(
     ``news_data`` (news-sentiment/train.csv) adds the news sentences as a third stream of
     batches on the sentiment head (``news_share`` of the batches), minus the fixed news
     dev split (``news_dev_file``), which is scored with the tweet dev sets and counts in
-    model selection."""
+    model selection.
+
+    ``command`` (the ``finsent train`` line) goes into the card's ``reproduce``, after the
+    chains of the teachers and of ``init_from`` (:mod:`models.provenance`)."""
     mc = model_config or ModelConfig()
     tc = train_config or TrainConfig()
+    sources = [*tc.teachers, *([tc.init_from] if tc.init_from is not None else [])]
+    # Read before the first write replaces what out_dir holds.
+    provenance = provenance_fields(command, sources, out_dir)
     from transformers import get_linear_schedule_with_warmup, set_seed
 
     torch.set_num_threads(tc.num_threads)
@@ -435,6 +443,7 @@ def train_model(
             "device": str(device),
             "threads": tc.num_threads,
         },
+        **provenance,
     }
     history: list[dict[str, Any]] = []
     best_score = -1.0
@@ -524,6 +533,7 @@ def train_model(
             temperatures, calibration = calibrate({t.name: dev_logits[t.name] for t in tasks}, dev)
         if tc.keep_checkpoints:
             step_card = {**card, "dev_metrics": {t.name: summary[t.name] for t in tasks}}
+            step_card.pop("previous_version", None)  # out_dir's, not the step directory's
             step_card.update(
                 history=list(history),
                 news_dev_metrics=summary.get(NEWS_STREAM),

@@ -33,6 +33,34 @@ QuantizeOption = typer.Option(
 BatchOption = typer.Option(64, "--batch-size", min=1, help="Texts per forward pass.")
 
 
+def _command_line(ctx: typer.Context) -> str:
+    """The running command as one shell line, rebuilt from what the parser read, e.g.
+    ``finsent soup A B --out C``: what a model card's ``reproduce`` records. It holds every
+    argument and every option given on the command line or by the environment; defaults
+    are implied, and ``--json`` only shapes the output, so it is left out. Built from the
+    parse, not from ``sys.argv``, so it is the same however the CLI was invoked."""
+    import shlex
+
+    words = ["finsent", *ctx.command_path.split()[1:]]
+    for param in ctx.command.params:
+        name = param.name or ""
+        source = ctx.get_parameter_source(name)
+        given = source is not None and source.name in ("COMMANDLINE", "ENVIRONMENT")
+        if not given or name == "json_output":
+            continue
+        value = ctx.params.get(name)
+        values = list(value) if isinstance(value, list | tuple) else [value]
+        if param.param_type_name == "argument":
+            words.extend(str(v) for v in values)
+        elif getattr(param, "is_flag", False):
+            off = getattr(param, "secondary_opts", None) or param.opts
+            words.append(param.opts[0] if value else off[0])
+        else:
+            for item in values:
+                words.extend([param.opts[0], str(item)])
+    return shlex.join(words)
+
+
 def _load_scorer(model: Path | None, device: str | None, quantize: str | None = None) -> Scorer:
     from pipeline.wiring import load_scorer
 
@@ -42,6 +70,7 @@ def _load_scorer(model: Path | None, device: str | None, quantize: str | None = 
 
 @app.command("train")
 def train(
+    ctx: typer.Context,
     topic_data: Path = typer.Option(
         ..., "--topic-data", exists=True, dir_okay=False, help="CSV with text,topic columns."
     ),
@@ -196,6 +225,7 @@ def train(
             model_config=mc,
             train_config=tc,
             news_data=news_data,
+            command=_command_line(ctx),
         )
     except (ValueError, FileNotFoundError, UnknownLabelError) as exc:
         raise FinsentError(str(exc)) from exc
@@ -307,6 +337,7 @@ def _print_groups(console: Console, column: str, groups: dict[str, dict[str, Any
 
 @app.command("soup")
 def soup(
+    ctx: typer.Context,
     model_dirs: list[Path] = typer.Argument(
         ..., exists=True, file_okay=False, metavar="MODEL_DIR...", help="Two or more models."
     ),
@@ -329,7 +360,7 @@ def soup(
             typer.echo(message, err=True)
 
     try:
-        card = make_soup(model_dirs, out, method=method, log=say)
+        card = make_soup(model_dirs, out, method=method, log=say, command=_command_line(ctx))
     except (ValueError, FileNotFoundError) as exc:
         raise FinsentError(str(exc)) from exc
     summary = {

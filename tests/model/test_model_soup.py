@@ -5,6 +5,8 @@ its best ingredient on the dev selection, and bad ingredients get a clear error.
 from __future__ import annotations
 
 import json
+import shlex
+import shutil
 from pathlib import Path
 
 import pytest
@@ -47,8 +49,12 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> dict:
         train_config=tc,
         news_data=news,
         news_dev_file=news_dev,
+        command=TRAIN_COMMAND,
     )
     return {"root": root, "out": out, "card": card, "news_dev": news_dev}
+
+
+TRAIN_COMMAND = "finsent train --max-steps 12 --eval-every 4 --keep-checkpoints --out model"
 
 
 def test_keep_checkpoints_writes_every_evaluated_step(run: dict) -> None:
@@ -63,6 +69,8 @@ def test_keep_checkpoints_writes_every_evaluated_step(run: dict) -> None:
         assert card["selection_score"] == next(
             h["selection"] for h in run["card"]["history"] if h["step"] == step
         )
+        assert card["reproduce"] == [TRAIN_COMMAND]
+        assert "previous_version" not in card
     # The best step is both in OUT and among the kept steps: the same weights.
     best = checkpoint_dir(run["out"], run["card"]["best_step"])
     assert load_model_dir(best).card["version"] == run["card"]["version"]
@@ -114,5 +122,46 @@ def test_soup_cli_writes_a_loadable_model(run: dict, tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["soup", *dirs, "--out", str(out), "--json"])
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
-    assert summary["version"] == load_model_dir(out).card["version"]
+    card = load_model_dir(out).card
+    assert summary["version"] == card["version"]
     assert summary["kept"][0] in dirs
+    # The chain that rebuilds it: the ingredients' run, then this very command.
+    assert card["reproduce"] == [
+        TRAIN_COMMAND,
+        shlex.join(["finsent", "soup", *dirs, "--out", str(out)]),
+    ]
+
+
+def test_a_soup_card_says_where_it_came_from(run: dict, tmp_path: Path) -> None:
+    steps = [checkpoint_dir(run["out"], s) for s in (4, 8, 12)]
+    first = make_soup(
+        steps[:2],
+        tmp_path / "first",
+        method="uniform",
+        news_dev_file=run["news_dev"],
+        command="finsent soup a b --out first",
+    )
+    # An ingredient's directory fields are its own: give the first soup some, as a
+    # shipped card has, and a second soup must not inherit them.
+    evaluated = {**first, "evaluation": {"command": "x"}, "reproduce_note": "by hand"}
+    (tmp_path / "first" / "model_card.json").write_text(json.dumps(evaluated))
+    out = tmp_path / "second"
+    shutil.copytree(tmp_path / "first", out)  # the second soup replaces a model
+    second = make_soup(
+        [tmp_path / "first", steps[2]],
+        out,
+        method="uniform",
+        news_dev_file=run["news_dev"],
+        command="finsent soup first c --out second",
+    )
+    assert second["previous_version"] == first["version"]
+    assert second["reproduce"] == [
+        TRAIN_COMMAND,
+        "finsent soup a b --out first",
+        "finsent soup first c --out second",
+    ]
+    assert "evaluation" not in second and "reproduce_note" not in second
+    soup_ingredient, step_ingredient = second["soup"]["ingredients"]
+    assert soup_ingredient["soup"] == first["soup"]  # a soup's own record, nested
+    assert "train_config" not in step_ingredient  # the same run as the card's own
+    assert "previous_version" not in first

@@ -126,3 +126,29 @@ def test_the_train_command_prints_a_summary_or_json(tiny_training: dict) -> None
     assert as_json.exit_code == 0, as_json.output
     summary = json.loads(as_json.stdout)
     assert set(summary) >= {"out", "version", "dev_metrics", "calibration", "best_epoch"}
+
+
+def test_the_card_records_the_command_that_rebuilds_the_model(tiny_training: dict) -> None:
+    import shlex
+
+    from typer.testing import CliRunner
+
+    from pipeline.cli import app
+
+    out = tiny_training["root"] / "cli-json"  # written by the test above
+    card = json.loads((out / "model_card.json").read_text())
+    (command,) = card["reproduce"]  # from the base encoder: one command
+    words = shlex.split(command)
+    assert words[:2] == ["finsent", "train"]
+    assert words[words.index("--out") + 1] == str(out)
+    assert words[words.index("--augment-n") + 1] == "30"
+    assert "--json" not in words and "--seed" not in words  # output format; a default
+    assert "previous_version" not in card
+    # Running the recorded command again rebuilds the same weights into the same place,
+    # and the new card names the version it replaced.
+    again = CliRunner().invoke(app, words[1:])
+    assert again.exit_code == 0, again.output
+    rebuilt = json.loads((out / "model_card.json").read_text())
+    assert rebuilt["version"] == card["version"]
+    assert rebuilt["previous_version"] == card["version"]
+    assert rebuilt["reproduce"] == [command]
