@@ -19,6 +19,7 @@ METHODS = ("lora", "full")
 MIXINGS = ("proportional", "temperature", "uniform")
 CLASS_WEIGHTINGS = ("none", "sqrt_inverse", "inverse")
 DEVICES = ("auto", "cpu", "cuda")
+NEWS_HEADS = ("shared", "separate")
 
 
 def _check(condition: bool, message: str) -> None:
@@ -95,6 +96,9 @@ class TrainConfig:
     # batches is news (the tweet streams share the rest by `mixing`), so ~1,000 news rows
     # are not drowned by ~26,000 tweets. Used only when train_model gets news data.
     news_share: float = 0.2
+    # "shared": the news stream trains the sentiment head; "separate": its own head
+    # (`news_sentiment`, the same labels), which then scores articles (`Scorer.predict`).
+    news_head: str = "shared"
     # Stop after this many optimiser steps (the schedule ends there too); None: `epochs`.
     max_steps: int | None = None
     # Evaluate (and keep the best model) every this many steps as well as at each epoch's
@@ -149,6 +153,10 @@ class TrainConfig:
             f"limit_per_task must be >= 10 or None, got {self.limit_per_task}",
         )
         _check(0 <= self.news_share < 1, f"news_share must be in [0, 1), got {self.news_share}")
+        _check(
+            self.news_head in NEWS_HEADS,
+            f"news_head must be one of {', '.join(NEWS_HEADS)}, got {self.news_head!r}",
+        )
         _check(
             self.max_steps is None or self.max_steps >= 1,
             f"max_steps must be >= 1 or None, got {self.max_steps}",

@@ -18,7 +18,7 @@ import numpy as np
 
 from models.data import TaskData, read_labelled_csv
 from models.metrics import classification_report, expected_calibration_error, softmax
-from models.tasks import TaskSpec, UnknownLabelError
+from models.tasks import NEWS_SENTIMENT, TaskSpec, UnknownLabelError
 
 if TYPE_CHECKING:
     from models.scorer import Scorer
@@ -119,14 +119,17 @@ def evaluate_csv(
 
 
 def tweet_dev_sets(card: Mapping[str, Any], tasks: Sequence[TaskSpec]) -> dict[str, TaskData]:
-    """The development split of each of ``tasks``, re-created from a model card (same
-    files, seed and fraction; the split digest is checked), cleaned texts."""
+    """The development split of each tweet task of ``tasks``, re-created from a model card
+    (same files, seed and fraction; the split digest is checked), cleaned texts. A news
+    head's dev set is the fixed news dev split, not a split of the card's files."""
     from models.config import TrainConfig
     from models.data import load_task_data, split_digest, stratified_split
 
     tc = TrainConfig(**{**card["train_config"], "task_weights": {}})
     sets = {}
     for spec in tasks:
+        if spec.name == NEWS_SENTIMENT.name:
+            continue
         info = card["data"][spec.name]
         data = load_task_data(info["file"], spec)
         _, dev_idx = stratified_split(data.labels, fraction=tc.dev_fraction, seed=tc.split_seed)

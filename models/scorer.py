@@ -13,7 +13,7 @@ import torch
 from models.checkpoint import LoadedModel, load_model_dir
 from models.metrics import softmax
 from models.network import MultiTaskModel
-from models.tasks import TaskSpec
+from models.tasks import NEWS_SENTIMENT, SENTIMENT, TaskSpec
 from models.text import MAX_CHARS_PER_TOKEN, clean_text, fit_to_token_budget
 
 # fp32 on CPU (issue 12, measured in BENCHMARKS.md "The CPU default"): dynamic int8 costs
@@ -268,8 +268,8 @@ class Scorer:
             raise TypeError("predict takes a sequence of texts, not one string")
         probs = self.predict_proba(texts, batch_size=batch_size, clean=clean)
         topic_spec = self._task("topic")
-        sent_spec = self._task("sentiment")
-        topic_p, sent_p = probs["topic"], probs["sentiment"]
+        sent_spec = self._task(self.article_sentiment_head)
+        topic_p, sent_p = probs["topic"], probs[sent_spec.name]
         i_neg = sent_spec.label_index("negative")
         i_pos = sent_spec.label_index("positive")
         predictions = []
@@ -287,6 +287,13 @@ class Scorer:
                 )
             )
         return predictions
+
+    @property
+    def article_sentiment_head(self) -> str:
+        """The head whose sentiment :meth:`predict` reports: the news head when the model
+        was trained with one (``--news-head separate``), else the shared sentiment head."""
+        names = {task.name for task in self.tasks}
+        return NEWS_SENTIMENT.name if NEWS_SENTIMENT.name in names else SENTIMENT.name
 
     def _task(self, name: str) -> TaskSpec:
         for task in self.tasks:

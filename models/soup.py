@@ -48,7 +48,8 @@ def dev_sets(
     card: Mapping[str, Any], tasks: Sequence[TaskSpec], news_dev_file: Path
 ) -> dict[str, DevSet]:
     """The sets a soup is selected on: each task's tweet dev split (from the card) and,
-    when ``news_dev_file`` exists, the news dev split on the sentiment head."""
+    when ``news_dev_file`` exists, the news dev split on the news head if the model has
+    one, else on the sentiment head."""
     sets = {name: DevSet(data, name) for name, data in tweet_dev_sets(card, tasks).items()}
     if news_dev_file.is_file():
         texts, columns = read_labelled_csv(news_dev_file)
@@ -57,7 +58,9 @@ def dev_sets(
             tuple(clean_text(t) for t in texts),
             tuple(SENTIMENT.encode(columns["sentiment"])),
         )
-        sets[NEWS_STREAM] = DevSet(data, SENTIMENT.name)
+        # A model with a news head (``--news-head separate``) reads news with it.
+        head = NEWS_STREAM if any(t.name == NEWS_STREAM for t in tasks) else SENTIMENT.name
+        sets[NEWS_STREAM] = DevSet(data, head)
     return sets
 
 

@@ -95,3 +95,6 @@ class TaskSpec:
 TOPIC = TaskSpec("topic", TOPIC_LABELS)
 SENTIMENT = TaskSpec("sentiment", SENTIMENT_LABELS)
 DEFAULT_TASKS: tuple[TaskSpec, ...] = (TOPIC, SENTIMENT)
+# The optional head of news sentences (``finsent train --news-head separate``): sentiment's
+# labels, trained on news only. A model that has it scores articles with it.
+NEWS_SENTIMENT = TaskSpec("news_sentiment", SENTIMENT_LABELS)

@@ -41,7 +41,7 @@ from models.metrics import (
 from models.network import MultiTaskModel, count_parameters, distillation_loss, joint_loss
 from models.provenance import provenance_fields
 from models.scorer import logits_for_ids, pad_batch, resolve_device
-from models.tasks import MISSING_LABEL, SENTIMENT, TaskSpec
+from models.tasks import MISSING_LABEL, NEWS_SENTIMENT, SENTIMENT, TaskSpec
 from models.text import clean_text
 
 
@@ -185,8 +185,9 @@ def _load_weights(model: torch.nn.Module, model_dir: str) -> None:
     model.load_state_dict(source)
 
 
-# The news stream's name: its own batches and dev split, on the sentiment head.
-NEWS_STREAM = "news_sentiment"
+# The news stream's name: its own batches and dev split, on the sentiment head, or on its
+# own head of the same name (``news_head="separate"``).
+NEWS_STREAM = NEWS_SENTIMENT.name
 
 
 def prepare_news(
@@ -357,6 +358,9 @@ def train_model(
         )
         train[NEWS_STREAM], dev[NEWS_STREAM] = news_train, news_dev
         heads[NEWS_STREAM] = SENTIMENT.name
+        if tc.news_head == "separate":
+            tasks = (*tasks, NEWS_SENTIMENT)
+            heads[NEWS_STREAM] = data_info[NEWS_STREAM]["head"] = NEWS_SENTIMENT.name
     model, tokenizer = build_model(mc, tasks)
     if tc.init_from is not None:
         _load_weights(model, tc.init_from)

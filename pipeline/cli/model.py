@@ -94,6 +94,12 @@ def train(
     news_share: float = typer.Option(
         0.2, "--news-share", help="Share of the batches drawn from --news-data, in [0, 1)."
     ),
+    news_head: Literal["shared", "separate"] = typer.Option(
+        "shared",
+        "--news-head",
+        help="shared: news trains the sentiment head; separate: its own news_sentiment head "
+        "(same labels), which then scores articles.",
+    ),
     method: Literal["lora", "full"] = typer.Option(
         "lora", "--method", help="lora: an adapter on the frozen encoder; full: every weight."
     ),
@@ -197,6 +203,7 @@ def train(
             keep_checkpoints=keep_checkpoints,
             warmup_ratio=warmup_ratio,
             news_share=news_share,
+            news_head=news_head,
             batch_size=batch_size,
             lr=lr if lr is not None else (5e-4 if method == "lora" else 5e-5),
             head_lr=head_lr,

@@ -11,7 +11,7 @@ import pytest
 from models import Scorer
 from models.config import ModelConfig, TrainConfig
 from models.data import NEWS_DEV_FILE, read_labelled_csv, write_news_dev_file
-from models.tasks import SENTIMENT, TOPIC
+from models.tasks import NEWS_SENTIMENT, SENTIMENT, TOPIC
 from models.testing import make_tiny_encoder_dir, write_csv, write_tiny_training_csvs
 from models.text import clean_text
 from models.train import (
@@ -147,6 +147,46 @@ def test_news_trains_as_a_stream_on_the_sentiment_head(news_run: dict) -> None:
     assert [t.name for t in scorer.tasks] == ["topic", "sentiment"]
     assert set(card["dev_metrics"]) == {"topic", "sentiment"}
     assert set(card["news_dev_metrics"]) == {"accuracy", "macro_f1", "weighted_f1"}
+
+
+def test_a_separate_news_head_trains_on_news_only_and_scores_articles(news_run: dict) -> None:
+    tc = TrainConfig(
+        max_steps=8,
+        eval_every=4,
+        batch_size=8,
+        augment_n=0,
+        news_share=0.25,
+        news_head="separate",
+        progress=False,
+        num_threads=2,
+    )
+    out = news_run["root"] / "separate"
+    card = train_model(
+        data_files={TOPIC: news_run["topic"], SENTIMENT: news_run["sentiment"]},
+        out_dir=out,
+        model_config=news_run["mc"],
+        train_config=tc,
+        news_data=news_run["news"],
+        news_dev_file=news_run["dev_file"],
+    )
+    assert card["streams"][NEWS_STREAM]["head"] == NEWS_SENTIMENT.name
+    assert card["data"][NEWS_STREAM]["head"] == NEWS_SENTIMENT.name
+    assert set(card["calibration"]) == {"topic", "sentiment", NEWS_SENTIMENT.name}
+    scorer = Scorer.from_pretrained(out, device="cpu", quantize="none")
+    assert [t.name for t in scorer.tasks] == ["topic", "sentiment", NEWS_SENTIMENT.name]
+    assert scorer.article_sentiment_head == NEWS_SENTIMENT.name
+    # predict() reports the news head's calibrated probabilities, not the tweet head's.
+    texts = ["Acme raises its full-year outlook", "Shares of Beta slump after a profit warning"]
+    probs = scorer.predict_proba(texts)
+    for prediction, news_p, tweet_p in zip(
+        scorer.predict(texts), probs[NEWS_SENTIMENT.name], probs["sentiment"], strict=True
+    ):
+        reported = [prediction.sentiment_probabilities[label] for label in SENTIMENT.labels]
+        assert reported == pytest.approx(news_p.tolist())
+        assert reported != pytest.approx(tweet_p.tolist(), abs=1e-6)
+    # A model without a news head reports the shared sentiment head.
+    shared = Scorer.from_pretrained(news_run["out"], device="cpu", quantize="none")
+    assert shared.article_sentiment_head == "sentiment"
 
 
 def test_dev_sets_are_scored_every_n_steps_and_the_best_step_is_kept(news_run: dict) -> None:
