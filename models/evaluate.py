@@ -18,7 +18,7 @@ import numpy as np
 
 from models.data import TaskData, read_labelled_csv
 from models.metrics import classification_report, expected_calibration_error, softmax
-from models.tasks import NEWS_SENTIMENT, TaskSpec, UnknownLabelError
+from models.tasks import NEWS_SENTIMENT, SENTIMENT, TaskSpec, UnknownLabelError
 
 if TYPE_CHECKING:
     from models.scorer import Scorer
@@ -73,9 +73,10 @@ def evaluate_csv(
     batch_size: int = 64,
 ) -> dict[str, Any]:
     """``{task: report}`` for every model task that has a column in ``path`` (see
-    :func:`task_report`). With ``by``, ``{"overall": {task: report}, "by": COLUMN,
-    "groups": {value: {task: report}}}``, groups in sorted order (a blank cell is the
-    group ``"(blank)"``).
+    :func:`task_report`); the ``sentiment`` column is scored by the head that labels
+    articles (:attr:`Scorer.article_sentiment_head`). With ``by``, ``{"overall": {task:
+    report}, "by": COLUMN, "groups": {value: {task: report}}}``, groups in sorted order (a
+    blank cell is the group ``"(blank)"``).
 
     Rows with a blank cell for a task are left out of that task. Unknown label names raise
     :class:`~models.tasks.UnknownLabelError` naming all of them; a ``by`` column the file
@@ -99,20 +100,26 @@ def evaluate_csv(
         raise UnknownLabelError(f"{path}: " + "; ".join(problems))
     needed = sorted({i for s in specs for i, v in enumerate(columns[s.name]) if v})
     raw = scorer.predict_logits([texts[i] for i in needed], batch_size=batch_size)
+    # The sentiment column is read from the head that labels articles (a news head when
+    # the model has one), as `finsent predict` and the scoring stage report it.
+    head = {s.name: s.name for s in specs}
+    if SENTIMENT.name in head:
+        head[SENTIMENT.name] = scorer.article_sentiment_head
+    temperatures = {name: scorer.temperatures.get(h, 1.0) for name, h in head.items()}
     # Logits indexed by CSV row (rows no task needs stay zero and are never read).
     logits = {}
     for spec in specs:
         full = np.zeros((len(texts), spec.num_labels), dtype=np.float32)
-        full[needed] = raw[spec.name]
+        full[needed] = raw[head[spec.name]]
         logits[spec.name] = full
-    overall = _reports(specs, columns, logits, range(len(texts)), scorer.temperatures)
+    overall = _reports(specs, columns, logits, range(len(texts)), temperatures)
     if by is None:
         return overall
     members: dict[str, list[int]] = {}
     for i, value in enumerate(columns[by]):
         members.setdefault(value or BLANK_GROUP, []).append(i)
     groups = {
-        value: _reports(specs, columns, logits, members[value], scorer.temperatures)
+        value: _reports(specs, columns, logits, members[value], temperatures)
         for value in sorted(members)
     }
     return {"overall": overall, "by": by, "groups": groups}

@@ -11,6 +11,8 @@ import pytest
 from models import Scorer
 from models.config import ModelConfig, TrainConfig
 from models.data import NEWS_DEV_FILE, read_labelled_csv, write_news_dev_file
+from models.evaluate import evaluate_csv
+from models.metrics import classification_report
 from models.tasks import NEWS_SENTIMENT, SENTIMENT, TOPIC
 from models.testing import make_tiny_encoder_dir, write_csv, write_tiny_training_csvs
 from models.text import clean_text
@@ -184,6 +186,15 @@ def test_a_separate_news_head_trains_on_news_only_and_scores_articles(news_run: 
         reported = [prediction.sentiment_probabilities[label] for label in SENTIMENT.labels]
         assert reported == pytest.approx(news_p.tolist())
         assert reported != pytest.approx(tweet_p.tolist(), abs=1e-6)
+    # finsent evaluate scores the sentiment column with the same head.
+    report = evaluate_csv(scorer, news_run["dev_file"], tasks=["sentiment"])["sentiment"]
+    dev_texts, dev_columns = read_labelled_csv(news_run["dev_file"])
+    news_p = scorer.predict_proba(dev_texts)[NEWS_SENTIMENT.name]
+    expected = classification_report(
+        SENTIMENT.encode(dev_columns["sentiment"]), news_p.argmax(1).tolist(), SENTIMENT.labels
+    )
+    assert report["confusion"] == expected["confusion"]
+    assert report["calibration"]["temperature"] == round(scorer.temperatures[NEWS_STREAM], 4)
     # A model without a news head reports the shared sentiment head.
     shared = Scorer.from_pretrained(news_run["out"], device="cpu", quantize="none")
     assert shared.article_sentiment_head == "sentiment"
