@@ -27,7 +27,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from models.config import ModelConfig
-from models.network import MultiTaskModel, resolve_encoder_path
+from models.network import MultiTaskModel, arrange_layers, resolve_encoder_path
 from models.tasks import TaskSpec
 
 CARD = "model_card.json"
@@ -120,6 +120,14 @@ def save_model_dir(
     return version
 
 
+def _base_encoder(config: ModelConfig) -> nn.Module:
+    """The pretrained base encoder, its layers arranged as ``config.layers`` says."""
+    from transformers import AutoModel
+
+    encoder = AutoModel.from_pretrained(str(resolve_encoder_path(config.base_encoder)))
+    return arrange_layers(encoder, config.layers) if config.layers else encoder
+
+
 def _load_encoder(model_dir: Path, storage: str, config: ModelConfig, *, merge: bool) -> nn.Module:
     from transformers import AutoConfig, AutoModel
 
@@ -127,7 +135,7 @@ def _load_encoder(model_dir: Path, storage: str, config: ModelConfig, *, merge: 
         enc_dir = model_dir / "encoder"
         if config.freeze_embeddings:
             # Start from the base encoder: it holds the (unchanged) word embeddings.
-            encoder = AutoModel.from_pretrained(str(resolve_encoder_path(config.base_encoder)))
+            encoder = _base_encoder(config)
         else:
             encoder = AutoModel.from_config(AutoConfig.from_pretrained(str(enc_dir)))
         stored = load_file(str(enc_dir / "model.safetensors"))
@@ -143,7 +151,7 @@ def _load_encoder(model_dir: Path, storage: str, config: ModelConfig, *, merge: 
         return encoder
     from peft import PeftModel
 
-    base = AutoModel.from_pretrained(str(resolve_encoder_path(config.base_encoder)))
+    base = _base_encoder(config)
     peft_model = PeftModel.from_pretrained(base, str(model_dir / "adapter"))
     # Merged, inference runs the plain encoder: no adapter overhead, and int8 applies cleanly.
     return peft_model.merge_and_unload() if merge else peft_model
@@ -187,12 +195,12 @@ def _load_model_dir(path: Path, *, merge_adapter: bool) -> LoadedModel:
 
 def build_model(model_config: ModelConfig, tasks: Sequence[TaskSpec]) -> tuple[MultiTaskModel, Any]:
     """A fresh trainable model (LoRA-wrapped or full) on the configured base encoder."""
-    from transformers import AutoModel, AutoTokenizer
+    from transformers import AutoTokenizer
 
     from models.network import apply_lora
 
     base_path = resolve_encoder_path(model_config.base_encoder)
-    encoder = AutoModel.from_pretrained(str(base_path))
+    encoder = _base_encoder(model_config)
     tokenizer = AutoTokenizer.from_pretrained(str(base_path))
     if model_config.method == "lora":
         encoder = apply_lora(encoder, model_config)

@@ -42,8 +42,21 @@ class ModelConfig:
     # and the checkpoint stores only what changed (the matrix is read from the base encoder).
     freeze_embeddings: bool = False
     max_length: int = 128  # tokens read at inference (tweets fit in ~50; headlines+summary more)
+    # Depth up-scaling: the encoder's layers, as indices into the base encoder's layers in
+    # the order they run, e.g. (0, 1, 2, 3, 4, 2, 3, 4, 5) for 9 layers from MiniLM-L6's 6
+    # (the SOLAR recipe: two overlapping copies of the stack). None: the base as it is.
+    layers: tuple[int, ...] | None = None
 
     def __post_init__(self) -> None:
+        if self.layers is not None:
+            # A card's JSON gives a list; the dataclass is frozen, so normalise in place.
+            object.__setattr__(self, "layers", tuple(self.layers))
+            _check(
+                len(self.layers) > 0
+                and all(isinstance(i, int) and not isinstance(i, bool) for i in self.layers)
+                and min(self.layers) >= 0,
+                f"layers must be one or more layer indices >= 0, got {self.layers}",
+            )
         _check(self.method in METHODS, f"method must be one of {METHODS}, got {self.method!r}")
         _check(self.lora_r >= 1, f"lora_r must be >= 1, got {self.lora_r}")
         _check(self.lora_alpha >= 1, f"lora_alpha must be >= 1, got {self.lora_alpha}")

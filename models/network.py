@@ -29,6 +29,22 @@ def resolve_encoder_path(base_encoder: str) -> Path:
     return path
 
 
+def arrange_layers(encoder: Any, layers: Sequence[int]) -> Any:
+    """Rebuild ``encoder``'s layer stack from copies of its own layers, in ``layers`` order
+    (depth up-scaling: ``ModelConfig.layers``). Each copy trains on its own afterwards."""
+    import copy
+
+    stack = encoder.encoder.layer
+    if max(layers) >= len(stack):
+        raise ValueError(
+            f"layers {tuple(layers)} name a layer the base encoder lacks "
+            f"(it has {len(stack)}: 0-{len(stack) - 1})"
+        )
+    encoder.encoder.layer = nn.ModuleList(copy.deepcopy(stack[i]) for i in layers)
+    encoder.config.num_hidden_layers = len(layers)
+    return encoder
+
+
 def mean_pool(hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
     """Average of the token vectors a text really has (padding excluded)."""
     mask = attention_mask.unsqueeze(-1).to(hidden.dtype)  # (batch, seq, 1)

