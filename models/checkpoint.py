@@ -120,7 +120,7 @@ def save_model_dir(
     return version
 
 
-def _base_encoder(config: ModelConfig) -> nn.Module:
+def _base_encoder(config: ModelConfig) -> Any:
     """The pretrained base encoder, its layers arranged as ``config.layers`` says."""
     from transformers import AutoModel
 
