@@ -9,12 +9,13 @@ from pathlib import Path
 from typing import Any
 
 
-def make_tiny_model_dir(path: Path, *, seed: int = 0) -> Path:
+def make_tiny_model_dir(path: Path, *, seed: int = 0, tasks: Sequence[Any] | None = None) -> Path:
     """Write a model directory with a 2-layer, hidden-32 random BERT and the real MiniLM
     tokenizer; ``Scorer.from_pretrained(path)`` loads it in well under a second.
 
-    The labels are those of the shipped model (20 topics, 3 sentiments); predictions are
-    random but deterministic for a given ``seed``.
+    The labels are those of the shipped model (20 topics, 3 sentiments), or the heads of
+    ``tasks`` (task specs) when given; predictions are random but deterministic for a given
+    ``seed``.
     """
     import torch
     from transformers import AutoTokenizer, BertModel
@@ -31,7 +32,7 @@ def make_tiny_model_dir(path: Path, *, seed: int = 0) -> Path:
     try:
         torch.manual_seed(seed)
         encoder = BertModel(config, add_pooling_layer=False)
-        model = MultiTaskModel(encoder, DEFAULT_TASKS)
+        model = MultiTaskModel(encoder, tuple(tasks) if tasks is not None else DEFAULT_TASKS)
     finally:
         # Leave the caller's random stream as it was.
         torch.random.set_rng_state(generator_state)

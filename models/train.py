@@ -282,33 +282,50 @@ def teacher_probabilities(
     temperature: float,
     device: torch.device,
 ) -> tuple[dict[str, dict[str, np.ndarray]], list[dict[str, str]]]:
-    """The distillation targets: per stream and head, the teachers' mean probabilities
-    ``softmax(z / (T_head · temperature))`` (``T_head``: each teacher's own calibrated
-    temperature), over the same token ids the student reads; and who the teachers are."""
+    """The distillation targets: per stream and head, the mean over the teachers that have
+    that head of ``softmax(z / (T_head · temperature))`` (``T_head``: each teacher's own
+    calibrated temperature), over the same token ids the student reads; and who the
+    teachers are.
+
+    A teacher may have a subset of the student's heads (e.g. a topic-only model): each head
+    is taught by the teachers that have it, with the same labels in the same order; a head
+    no teacher has is not distilled."""
     from models.checkpoint import content_version
 
+    labels = {t.name: t.labels for t in tasks}
     sums: dict[str, dict[str, np.ndarray]] = {}
+    counts: dict[str, int] = {}
     record = []
     for path in teachers:
         loaded = load_model_dir(path)
-        if [t.labels for t in loaded.tasks] != [t.labels for t in tasks]:
-            raise ValueError(f"teacher {path} does not have the tasks being trained (or order)")
+        shared = [t.name for t in loaded.tasks if t.name in labels]
+        if not shared:
+            raise ValueError(f"teacher {path} has none of the heads being trained")
+        for t in loaded.tasks:
+            if t.name in labels and t.labels != labels[t.name]:
+                raise ValueError(
+                    f"teacher {path} has other {t.name} labels than the model being trained"
+                )
         if loaded.tokenizer.get_vocab() != tokenizer.get_vocab():
             raise ValueError(f"teacher {path} has another tokenizer than the model being trained")
         model = loaded.model.to(device)
         pad_id = loaded.tokenizer.pad_token_id or 0
         for stream, ids in train_ids.items():
             logits = logits_for_ids(model, ids, pad_id=pad_id, device=device, batch_size=128)
-            for head, z in logits.items():
+            for head in shared:
                 t_head = loaded.temperatures.get(head, 1.0)
-                p = softmax(z / (t_head * temperature))
+                p = softmax(logits[head] / (t_head * temperature))
                 acc = sums.setdefault(stream, {})
                 acc[head] = acc[head] + p if head in acc else p
-        record.append({"dir": str(path), "version": content_version(Path(path))})
+        for head in shared:
+            counts[head] = counts.get(head, 0) + 1
+        record.append(
+            {"dir": str(path), "version": content_version(Path(path)), "heads": ",".join(shared)}
+        )
         del model, loaded
-    n = len(teachers)
     probs = {
-        s: {h: (p / n).astype(np.float32) for h, p in heads.items()} for s, heads in sums.items()
+        s: {h: (p / counts[h]).astype(np.float32) for h, p in heads.items()}
+        for s, heads in sums.items()
     }
     return probs, record
 

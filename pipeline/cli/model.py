@@ -71,15 +71,19 @@ def _load_scorer(model: Path | None, device: str | None, quantize: str | None = 
 @app.command("train")
 def train(
     ctx: typer.Context,
-    topic_data: Path = typer.Option(
-        ..., "--topic-data", exists=True, dir_okay=False, help="CSV with text,topic columns."
+    topic_data: Path | None = typer.Option(
+        None,
+        "--topic-data",
+        exists=True,
+        dir_okay=False,
+        help="CSV with text,topic columns (leave out to train a sentiment-only model).",
     ),
-    sentiment_data: Path = typer.Option(
-        ...,
+    sentiment_data: Path | None = typer.Option(
+        None,
         "--sentiment-data",
         exists=True,
         dir_okay=False,
-        help="CSV with text,sentiment columns.",
+        help="CSV with text,sentiment columns (leave out to train a topic-only model).",
     ),
     out: Path = typer.Option(..., "--out", help="Model directory to write (replaced when done)."),
     news_data: Path | None = typer.Option(
@@ -177,7 +181,8 @@ def train(
         [],
         "--teacher",
         help="Distil from this finsent model directory (repeat for an ensemble): its "
-        "soft labels teach both heads on every training text.",
+        "soft labels teach its heads on every training text. A single-task teacher "
+        "teaches its one head; each head learns from the mean of the teachers that have it.",
     ),
     distill_weight: float = typer.Option(
         1.0, "--distill-weight", help="Weight of the distillation loss (with --teacher)."
@@ -194,6 +199,8 @@ def train(
     from models import SENTIMENT, TOPIC, ModelConfig, TrainConfig, UnknownLabelError, train_model
 
     try:
+        if topic_data is None and sentiment_data is None:
+            raise ValueError("finsent train needs --topic-data, --sentiment-data or both")
         mc = ModelConfig(
             base_encoder=base_encoder,
             layers=_layer_indices(layers),
@@ -234,7 +241,7 @@ def train(
             progress=not json_output,
         )
         card = train_model(
-            data_files={TOPIC: topic_data, SENTIMENT: sentiment_data},
+            data_files={t: f for t, f in ((TOPIC, topic_data), (SENTIMENT, sentiment_data)) if f},
             out_dir=out,
             model_config=mc,
             train_config=tc,

@@ -1,8 +1,8 @@
 """Knowledge distillation (`finsent train --teacher`): the loss is the softened KL, zero
 when the student already agrees and exactly 0 (not NaN) without a kept row; teachers' targets
 are their calibrated, softened, averaged probabilities; no dev text is ever distilled; a
-teacher changes training only when its weight is not zero; and a bad teacher is a one-line
-error."""
+teacher changes training only when its weight is not zero; a single-task teacher teaches its
+own head; and a bad teacher is a one-line error."""
 
 from __future__ import annotations
 
@@ -92,7 +92,9 @@ def test_teacher_targets_are_calibrated_softened_and_averaged(tmp_path: Path) ->
         expected = softmax(z / (loaded.temperatures[head] * 2.0))
         np.testing.assert_allclose(probs["sentiment"][head], expected, rtol=1e-5, atol=1e-6)
         np.testing.assert_allclose(probs["sentiment"][head].sum(1), 1.0, atol=1e-5)
-    assert record == [{"dir": str(teacher), "version": loaded.card["version"]}]
+    assert record == [
+        {"dir": str(teacher), "version": loaded.card["version"], "heads": "topic,sentiment"}
+    ]
     # Two copies of one teacher: the same targets as one.
     twice, _ = teacher_probabilities(
         [teacher, teacher],
@@ -106,11 +108,61 @@ def test_teacher_targets_are_calibrated_softened_and_averaged(tmp_path: Path) ->
         np.testing.assert_allclose(twice["sentiment"][head], probs["sentiment"][head], atol=1e-6)
     # A teacher of other tasks is refused by name.
     other = (TaskSpec("topic", tuple(f"t{i}" for i in range(20))), SENTIMENT)
-    with pytest.raises(ValueError, match="does not have the tasks"):
+    with pytest.raises(ValueError, match="other topic labels"):
         teacher_probabilities(
             [teacher],
             ids,
             other,
+            tokenizer=loaded.tokenizer,
+            temperature=2.0,
+            device=torch.device("cpu"),
+        )
+
+
+def test_single_task_teachers_teach_their_own_head(tmp_path: Path) -> None:
+    # A topic-only and a sentiment-only teacher beside a joint one: each head is the mean
+    # over the teachers that have it, so a specialist and the joint model share that head.
+    joint = make_tiny_model_dir(tmp_path / "joint", seed=3)
+    topic_only = make_tiny_model_dir(tmp_path / "topic", seed=4, tasks=(TOPIC,))
+    sentiment_only = make_tiny_model_dir(tmp_path / "sentiment", seed=5, tasks=(SENTIMENT,))
+    loaded = load_model_dir(joint)
+    ids = {"topic": loaded.tokenizer(["fed holds rates", "acme beats"])["input_ids"]}
+
+    def targets(teachers: list[Path]) -> dict[str, np.ndarray]:
+        probs, _ = teacher_probabilities(
+            teachers,
+            ids,
+            loaded.tasks,
+            tokenizer=loaded.tokenizer,
+            temperature=2.0,
+            device=torch.device("cpu"),
+        )
+        return probs["topic"]
+
+    alone = {path: targets([path]) for path in (joint, topic_only, sentiment_only)}
+    assert set(alone[topic_only]) == {"topic"}
+    assert set(alone[sentiment_only]) == {"sentiment"}
+    mixed = targets([joint, topic_only, sentiment_only])
+    for head, specialist in (("topic", topic_only), ("sentiment", sentiment_only)):
+        expected = (alone[joint][head] + alone[specialist][head]) / 2
+        np.testing.assert_allclose(mixed[head], expected, atol=1e-6)
+        assert not np.allclose(mixed[head], alone[joint][head], atol=1e-4)
+    # A topic-only student is taught by a joint teacher's topic head alone.
+    probs, record = teacher_probabilities(
+        [joint],
+        ids,
+        (TOPIC,),
+        tokenizer=loaded.tokenizer,
+        temperature=2.0,
+        device=torch.device("cpu"),
+    )
+    assert set(probs["topic"]) == {"topic"} and record[0]["heads"] == "topic"
+    # A teacher with none of the student's heads is refused by name.
+    with pytest.raises(ValueError, match="none of the heads"):
+        teacher_probabilities(
+            [sentiment_only],
+            ids,
+            (TOPIC,),
             tokenizer=loaded.tokenizer,
             temperature=2.0,
             device=torch.device("cpu"),
@@ -156,7 +208,9 @@ def test_a_teacher_changes_training_only_with_a_weight(data: dict, plain: dict) 
     assert weightless["version"] == plain["version"]
     assert taught["version"] != plain["version"]
     version = load_model_dir(teacher).card["version"]
-    assert taught["data"]["teachers"] == [{"dir": teacher, "version": version}]
+    assert taught["data"]["teachers"] == [
+        {"dir": teacher, "version": version, "heads": "topic,sentiment"}
+    ]
     assert taught["train_config"]["teachers"] == [teacher]
     assert "teachers" not in plain["data"]
 
@@ -207,3 +261,25 @@ def test_ensemble_of_copies_scores_as_one_model(data: dict, plain: dict, tmp_pat
     assert one["selection"] == round(score, 4)
     assert one["dev"]["topic"]["accuracy"] == round(reports["topic"]["accuracy"], 4)
     assert main([str(tmp_path / "none")]) == 2  # a missing model: one line, exit 2
+
+
+def test_cli_trains_a_single_task_model_taught_by_a_joint_teacher(data: dict) -> None:
+    out = data["root"] / "topic-only"
+    args = ["train", "--out", str(out), "--base-encoder", str(data["encoder"])]
+    args += ["--method", "full", "--max-steps", "3", "--batch-size", "8", "--augment-n", "0"]
+    result = CliRunner().invoke(
+        app,
+        [*args, "--topic-data", str(data["topic"]), "--teacher", str(data["teacher"]), "--json"],
+    )
+    assert result.exit_code == 0, result.output
+    loaded = load_model_dir(out)
+    assert [t.name for t in loaded.tasks] == ["topic"]
+    assert loaded.card["data"]["teachers"][0]["heads"] == "topic"
+    own = loaded.card["reproduce"][-1]
+    assert "--topic-data" in own and "--sentiment-data" not in own
+    # Neither task: one line, nothing written.
+    never = data["root"] / "no-task"
+    result = CliRunner().invoke(app, ["train", "--out", str(never), "--max-steps", "1"])
+    assert isinstance(result.exception, FinsentError)
+    assert "needs --topic-data, --sentiment-data or both" in str(result.exception)
+    assert not never.exists()
