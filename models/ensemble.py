@@ -33,16 +33,23 @@ def ensemble_reports(
 ) -> dict[str, Any]:
     """Per dev set (from the first model's card), the report of the models' mean
     probabilities ``softmax(z / T_head)``, each model at its own temperatures, fp32 at
-    inference settings; and the selection score of that average."""
+    inference settings; and the selection score of that average.
+
+    As in ``finsent train --teacher``, a model may have a subset of the first model's heads
+    (a single-task model): each dev set is the mean over the models that have its head."""
     if not model_dirs:
         raise ValueError("an ensemble needs at least one model directory")
     loaded = [load_model_dir(d) for d in model_dirs]
     first = loaded[0]
+    labels = {t.name: t.labels for t in first.tasks}
     for path, other in zip(model_dirs[1:], loaded[1:], strict=True):
-        if [t.labels for t in other.tasks] != [t.labels for t in first.tasks]:
-            raise ValueError(f"{path} has other tasks than {model_dirs[0]}")
+        if not any(t.name in labels for t in other.tasks):
+            raise ValueError(f"{path} has none of the heads of {model_dirs[0]}")
+        if any(t.name in labels and t.labels != labels[t.name] for t in other.tasks):
+            raise ValueError(f"{path} has other labels than {model_dirs[0]}")
     sets = dev_sets(first.card, first.tasks, Path(news_dev_file))
-    mean: dict[str, np.ndarray] = {}
+    sums: dict[str, np.ndarray] = {}
+    counts: dict[str, int] = {}
     for model in loaded:
         scorer = Scorer.from_loaded(
             model,
@@ -50,10 +57,14 @@ def ensemble_reports(
             device=torch.device("cpu"),
             quantize="none",
         )
-        _, _, logits = score_sets(scorer, sets)  # each set's head, at inference settings
-        for name, dev in sets.items():
-            p = softmax(logits[name] / model.temperatures.get(dev.head, 1.0)) / len(loaded)
-            mean[name] = mean[name] + p if name in mean else p
+        heads = {t.name for t in model.tasks}
+        own = {name: dev for name, dev in sets.items() if dev.head in heads}
+        _, _, logits = score_sets(scorer, own)  # each set's head, at inference settings
+        for name, dev in own.items():
+            p = softmax(logits[name] / model.temperatures.get(dev.head, 1.0))
+            sums[name] = sums[name] + p if name in sums else p
+            counts[name] = counts.get(name, 0) + 1
+    mean = {name: p / counts[name] for name, p in sums.items()}
     reports = {
         name: classification_report(
             dev.data.labels, mean[name].argmax(1).tolist(), dev.data.task.labels

@@ -173,7 +173,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     """``python -m models.evaluate MODEL_DIR``: a model's figures on every development and
     evaluation set — the tweet dev split (re-created from the card; needs the training
     files), the news dev split (models/data/news_dev.csv) and the hand-written news set —
-    unquantised and with each quantisation, side by side (the int8 cost), as JSON."""
+    unquantised and with each quantisation, side by side (the int8 cost), as JSON. A
+    topic-only model gets no news dev split."""
     import argparse
     import json
     import time
@@ -203,14 +204,16 @@ def main(argv: Sequence[str] | None = None) -> None:
         row: dict[str, Any] = {}
         if not args.no_tweet_dev:
             row["tweet_dev"] = _brief(dev_split_reports(scorer))
-        news_dev = evaluate_csv(scorer, args.news_dev, tasks=["sentiment"], by="source")
-        row["news_dev"] = _brief(news_dev["overall"])
-        row["news_dev_by_source"] = {
-            value: _brief(reports) for value, reports in news_dev["groups"].items()
-        }
+        if "sentiment" in {t.name for t in scorer.tasks}:  # not a topic-only model
+            news_dev = evaluate_csv(scorer, args.news_dev, tasks=["sentiment"], by="source")
+            row["news_dev"] = _brief(news_dev["overall"])
+            row["news_dev_by_source"] = {
+                value: _brief(reports) for value, reports in news_dev["groups"].items()
+            }
         news = evaluate_csv(scorer, args.news)
         row["news_eval"] = _brief(news)
-        row["news_eval_confusion_sentiment"] = news["sentiment"]["confusion"]
+        if "sentiment" in news:
+            row["news_eval_confusion_sentiment"] = news["sentiment"]["confusion"]
         row["seconds"] = round(time.time() - started, 1)
         rows[quantize] = row
     print(json.dumps(rows, indent=2))

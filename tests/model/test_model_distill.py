@@ -283,3 +283,26 @@ def test_cli_trains_a_single_task_model_taught_by_a_joint_teacher(data: dict) ->
     assert isinstance(result.exception, FinsentError)
     assert "needs --topic-data, --sentiment-data or both" in str(result.exception)
     assert not never.exists()
+
+
+def test_ensemble_with_a_single_task_model_averages_only_its_head(
+    data: dict, plain: dict, tmp_path: Path
+) -> None:
+    from models.ensemble import ensemble_reports
+
+    topic_only = tmp_path / "topic-only"
+    train_model(
+        data_files={TOPIC: data["topic"]},
+        out_dir=topic_only,
+        model_config=ModelConfig(base_encoder=str(data["encoder"]), method="full"),
+        train_config=TrainConfig(epochs=1, max_steps=3, batch_size=8, progress=False),
+    )
+    alone = ensemble_reports([plain["out"]], news_dev_file=data["news_dev"])
+    mixed = ensemble_reports([plain["out"], topic_only], news_dev_file=data["news_dev"])
+    assert set(mixed["dev"]) == set(alone["dev"])
+    # The sentiment and news sets are the first model's alone; topic is the pair's mean.
+    assert mixed["dev"]["sentiment"] == alone["dev"]["sentiment"]
+    assert mixed["dev"]["news_sentiment"] == alone["dev"]["news_sentiment"]
+    sentiment_only = make_tiny_model_dir(tmp_path / "sentiment", tasks=(SENTIMENT,))
+    with pytest.raises(ValueError, match="none of the heads"):
+        ensemble_reports([topic_only, sentiment_only], news_dev_file=data["news_dev"])
