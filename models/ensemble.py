@@ -25,7 +25,7 @@ from models.data import NEWS_DEV_FILE
 from models.metrics import classification_report, softmax
 from models.scorer import Scorer
 from models.soup import dev_sets, score_sets
-from models.train import selection_score
+from models.train import selection_score, shared_heads
 
 
 def ensemble_reports(
@@ -43,10 +43,7 @@ def ensemble_reports(
     first = loaded[0]
     labels = {t.name: t.labels for t in first.tasks}
     for path, other in zip(model_dirs[1:], loaded[1:], strict=True):
-        if not any(t.name in labels for t in other.tasks):
-            raise ValueError(f"{path} has none of the heads of {model_dirs[0]}")
-        if any(t.name in labels and t.labels != labels[t.name] for t in other.tasks):
-            raise ValueError(f"{path} has other labels than {model_dirs[0]}")
+        shared_heads(other.tasks, labels, str(path), str(model_dirs[0]))
     sets = dev_sets(first.card, first.tasks, Path(news_dev_file))
     sums: dict[str, np.ndarray] = {}
     counts: dict[str, int] = {}

@@ -273,6 +273,20 @@ def distillable_rows(
     }
 
 
+def shared_heads(
+    tasks: Sequence[TaskSpec], labels: Mapping[str, tuple[str, ...]], who: str, whom: str
+) -> list[str]:
+    """The names of ``tasks`` that are heads of ``labels`` (``{head: labels}``), checked to
+    have the same labels in the same order; none at all is an error too."""
+    shared = [t.name for t in tasks if t.name in labels]
+    if not shared:
+        raise ValueError(f"{who} has none of the heads of {whom}")
+    for t in tasks:
+        if t.name in labels and tuple(t.labels) != tuple(labels[t.name]):
+            raise ValueError(f"{who} has other {t.name} labels than {whom}")
+    return shared
+
+
 def teacher_probabilities(
     teachers: Sequence[str | Path],
     train_ids: Mapping[str, list[list[int]]],
@@ -298,14 +312,7 @@ def teacher_probabilities(
     record = []
     for path in teachers:
         loaded = load_model_dir(path)
-        shared = [t.name for t in loaded.tasks if t.name in labels]
-        if not shared:
-            raise ValueError(f"teacher {path} has none of the heads being trained")
-        for t in loaded.tasks:
-            if t.name in labels and t.labels != labels[t.name]:
-                raise ValueError(
-                    f"teacher {path} has other {t.name} labels than the model being trained"
-                )
+        shared = shared_heads(loaded.tasks, labels, f"teacher {path}", "the model being trained")
         if loaded.tokenizer.get_vocab() != tokenizer.get_vocab():
             raise ValueError(f"teacher {path} has another tokenizer than the model being trained")
         model = loaded.model.to(device)
