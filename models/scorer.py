@@ -13,7 +13,7 @@ import torch
 from models.checkpoint import LoadedModel, load_model_dir
 from models.metrics import softmax
 from models.network import MultiTaskModel
-from models.tasks import NEWS_SENTIMENT, SENTIMENT, TaskSpec
+from models.tasks import NEWS_SENTIMENT, SENTIMENT, TOPIC, TaskSpec
 from models.text import MAX_CHARS_PER_TOKEN, clean_text, fit_to_token_budget
 
 # fp32 on CPU (issue 12, measured in BENCHMARKS.md "The CPU default"): dynamic int8 costs
@@ -266,6 +266,7 @@ class Scorer:
         """
         if isinstance(texts, str):
             raise TypeError("predict takes a sequence of texts, not one string")
+        self.check_labels_articles()
         probs = self.predict_proba(texts, batch_size=batch_size, clean=clean)
         topic_spec = self._task("topic")
         sent_spec = self._task(self.article_sentiment_head)
@@ -294,6 +295,19 @@ class Scorer:
         was trained with one (``--news-head separate``), else the shared sentiment head."""
         names = {task.name for task in self.tasks}
         return NEWS_SENTIMENT.name if NEWS_SENTIMENT.name in names else SENTIMENT.name
+
+    def check_labels_articles(self) -> None:
+        """Raise ``ValueError`` unless this model can label an article: a topic head and a
+        sentiment head. A single-task model (``finsent train`` with one task) is a teacher
+        or a study arm; it can be evaluated (:meth:`predict_proba`) but not label articles."""
+        names = [task.name for task in self.tasks]
+        missing = [name for name in (TOPIC.name, SENTIMENT.name) if name not in names]
+        if missing:
+            raise ValueError(
+                f"the model has no {' or '.join(missing)} head (it has {', '.join(names)}); "
+                "labelling articles needs both topic and sentiment, so use a joint model "
+                "(a single-task model is for --teacher and evaluation)"
+            )
 
     def _task(self, name: str) -> TaskSpec:
         for task in self.tasks:

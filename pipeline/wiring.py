@@ -114,21 +114,28 @@ def load_scorer(
     *,
     model_dir: Path | str | None = None,
     device: str | None = None,
+    labels_articles: bool = True,
     **options: Any,
 ) -> Scorer:
     """The model from ``model_dir`` (default ``FINSENT_MODEL_DIR``, else the shipped one)
-    on ``device`` (default ``FINSENT_DEVICE``), quantised as ``FINSENT_QUANTIZE`` says."""
+    on ``device`` (default ``FINSENT_DEVICE``), quantised as ``FINSENT_QUANTIZE`` says.
+
+    ``labels_articles``: refuse, before any work, a model that cannot give an article both
+    a topic and a sentiment (a single-task teacher); only evaluation passes False."""
     from models import SHIPPED_MODEL_DIR, Scorer
 
     directory = Path(model_dir or settings.model_dir or SHIPPED_MODEL_DIR)
     if not (directory / "model_card.json").is_file():
         raise FinsentError(f"no model directory at {directory} (model_card.json missing)")
     try:
-        return Scorer.from_pretrained(
+        scorer = Scorer.from_pretrained(
             directory,
             device=device or settings.device,
             quantize=options.pop("quantize", settings.quantize),
             **options,
         )
+        if labels_articles:
+            scorer.check_labels_articles()
+        return scorer
     except (ValueError, OSError, RuntimeError) as exc:  # --device cuda without CUDA, bad files
         raise FinsentError(f"cannot load the model from {directory}: {_first_line(exc)}") from None

@@ -61,11 +61,23 @@ def _command_line(ctx: typer.Context) -> str:
     return shlex.join(words)
 
 
-def _load_scorer(model: Path | None, device: str | None, quantize: str | None = None) -> Scorer:
+def _load_scorer(
+    model: Path | None,
+    device: str | None,
+    quantize: str | None = None,
+    *,
+    labels_articles: bool = True,
+) -> Scorer:
     from pipeline.wiring import load_scorer
 
     options = {} if quantize is None else {"quantize": quantize}
-    return load_scorer(get_settings(), model_dir=model, device=device, **options)
+    return load_scorer(
+        get_settings(),
+        model_dir=model,
+        device=device,
+        labels_articles=labels_articles,
+        **options,
+    )
 
 
 @app.command("train")
@@ -433,7 +445,7 @@ def evaluate(
     (a `text` column and `topic` and/or `sentiment` columns of label names)."""
     from models import evaluate_csv
 
-    scorer = _load_scorer(model, device, quantize)
+    scorer = _load_scorer(model, device, quantize, labels_articles=False)
     try:
         result = evaluate_csv(scorer, csv_path, by=by, batch_size=batch_size)
     except ValueError as exc:  # includes UnknownLabelError and an unknown --by column

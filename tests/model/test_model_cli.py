@@ -157,6 +157,30 @@ def test_evaluate_json_and_unknown_label(tiny_model_dir: Path, tmp_path: Path) -
     assert "unknown sentiment label(s) ['bullish']" in str(err.exception)
 
 
+def test_a_single_task_model_is_evaluated_but_labels_no_article(tmp_path: Path) -> None:
+    """A topic-only model (`finsent train --topic-data` alone, a teacher) has no sentiment:
+    `finsent predict` refuses it in one line before scoring anything, `finsent evaluate`
+    reports the head it has, and the Scorer says the same to a library caller."""
+    from models import Scorer
+    from models.tasks import TOPIC
+    from models.testing import make_tiny_model_dir
+
+    topic_only = make_tiny_model_dir(tmp_path / "topic-only", tasks=[TOPIC])
+    refused = invoke("predict", "--model", str(topic_only), "Acme beats")
+    assert isinstance(refused.exception, FinsentError)
+    message = str(refused.exception)
+    assert message.startswith(f"cannot load the model from {topic_only}: ")
+    assert "no sentiment head (it has topic)" in message and "\n" not in message
+    assert refused.stdout == ""
+    data = tmp_path / "labelled.csv"
+    data.write_text(SAMPLE)
+    result = invoke("evaluate", "--model", str(topic_only), str(data), "--json")
+    assert result.exit_code == 0, result.output
+    assert set(json.loads(result.stdout)) == {"topic"}
+    with pytest.raises(ValueError, match="no sentiment head"):
+        Scorer.from_pretrained(topic_only, device="cpu").predict(["Acme beats"])
+
+
 @pytest.mark.slow
 def test_shipped_model_is_the_default_of_the_real_command() -> None:
     eval_csv = Path(__file__).resolve().parents[2] / "models" / "data" / "news_headlines_eval.csv"

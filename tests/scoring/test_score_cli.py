@@ -75,6 +75,24 @@ def test_score_without_a_model_directory_fails_with_one_line(
     assert result.stdout == ""
 
 
+def test_score_refuses_a_single_task_model_before_scoring_anything(
+    tmp_path: Path, db_url: str, engine: Engine
+) -> None:
+    """A topic-only teacher set as FINSENT_MODEL_DIR: one line, exit 1, no score row."""
+    from models.tasks import TOPIC
+    from models.testing import make_tiny_model_dir
+
+    add_articles(engine, numbered_articles(3))
+    topic_only = make_tiny_model_dir(tmp_path / "topic-only", tasks=[TOPIC])
+    env = {"FINSENT_DATABASE_URL": db_url, "FINSENT_MODEL_DIR": str(topic_only)}
+    result = run_finsent("score", "--json", env=env)
+    assert result.returncode == 1
+    assert result.stderr.startswith(f"finsent: error: cannot load the model from {topic_only}: ")
+    assert "no sentiment head" in result.stderr and result.stderr.count("\n") == 1
+    assert result.stdout == ""
+    assert score_rows(engine) == []
+
+
 def test_score_on_an_unmigrated_database_says_what_to_do(
     tmp_path: Path, tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
