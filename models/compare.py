@@ -32,7 +32,7 @@ import torch
 from models.checkpoint import LoadedModel, load_model_dir
 from models.data import NEWS_DEV_FILE, TaskData, read_labelled_csv
 from models.scorer import Scorer
-from models.soup import DevSet, dev_sets
+from models.soup import DevSet, dev_sets, score_sets
 from models.tasks import SENTIMENT, TOPIC
 from models.text import clean_text
 from models.train import shared_heads
@@ -177,11 +177,6 @@ def _news_eval_sets(news_eval_file: Path, scorer: Scorer) -> dict[str, DevSet]:
     return sets
 
 
-def _predictions(scorer: Scorer, dev: DevSet) -> np.ndarray:
-    logits = scorer.predict_logits(list(dev.data.texts), batch_size=128, clean=False)
-    return np.asarray(logits[dev.head].argmax(1))
-
-
 def compare_models(
     dir_a: str | Path,
     dir_b: str | Path,
@@ -215,11 +210,17 @@ def compare_models(
         sets.update(_news_eval_sets(Path(news_eval_file), scorers[0]))
     if scorers[0].article_sentiment_head != scorers[1].article_sentiment_head:
         raise ValueError(f"{dir_a} and {dir_b} read news with different heads")
-    paired = {}
-    for name, dev in sets.items():
-        labels_array = np.asarray(dev.data.labels)
-        pred_a, pred_b = (_predictions(s, dev) for s in scorers)
-        paired[name] = PairedSet(labels_array, pred_a, pred_b, len(dev.data.task.labels))
+    # Each set's head at inference settings, as soups and training score them.
+    logits_a, logits_b = (score_sets(scorer, sets)[2] for scorer in scorers)
+    paired = {
+        name: PairedSet(
+            np.asarray(dev.data.labels),
+            logits_a[name].argmax(1),
+            logits_b[name].argmax(1),
+            len(dev.data.task.labels),
+        )
+        for name, dev in sets.items()
+    }
     result = compare_predictions(paired, selection_sets, resamples=resamples, seed=seed)
     return {
         "a": {"dir": str(dir_a), "version": scorers[0].version},
