@@ -35,6 +35,9 @@ CONFIG = "finsent_config.json"
 HEADS = "heads.safetensors"
 FORMAT_VERSION = 1
 FROZEN_EMBEDDINGS = "embeddings.word_embeddings.weight"
+# A card with this key False: the heads never trained (``finsent adapt``'s encoder): a start
+# for ``finsent train --init-from``, refused by ``Scorer.check_labels_articles``.
+HEADS_TRAINED = "heads_trained"
 
 
 @dataclass

