@@ -54,6 +54,12 @@ class AdaptConfig:
     weight_decay: float = 0.01
     warmup_ratio: float = 0.06
     max_grad_norm: float = 1.0
+    # "mlm": masked-language modelling (BERT); "simcse": unsupervised SimCSE (Gao et al.,
+    # 2021) — each text encoded twice under different dropout, mean-pooled as the heads see
+    # it, and told apart from the rest of the batch (InfoNCE at `simcse_temperature`). It
+    # keeps the sentence-embedding objective MiniLM was tuned with; no head, no head_steps.
+    objective: str = "mlm"
+    simcse_temperature: float = 0.05
     mask_prob: float = 0.15
     max_length: int = 64
     eval_every: int = 500
@@ -69,6 +75,11 @@ class AdaptConfig:
         checks = {
             f"steps must be >= 1, got {self.steps}": self.steps >= 1,
             f"head_steps must be >= 0, got {self.head_steps}": self.head_steps >= 0,
+            f"objective must be mlm or simcse, got {self.objective!r}": self.objective
+            in ("mlm", "simcse"),
+            "simcse trains no head: head_steps must be 0": self.objective == "mlm"
+            or self.head_steps == 0,
+            "simcse_temperature must be > 0": self.simcse_temperature > 0,
             f"batch_size must be >= 2, got {self.batch_size}": self.batch_size >= 2,
             "learning rates must be > 0": self.lr > 0 and self.head_lr > 0,
             f"mask_prob must be in (0, 1), got {self.mask_prob}": 0 < self.mask_prob < 1,
@@ -198,19 +209,47 @@ def _mlm_loss(
     return loss, int(target.numel()), correct
 
 
-def evaluate_mlm(
+def unmasked(inputs: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """The ids before :func:`mask_tokens`: ``labels`` holds the original where it masked."""
+    return torch.where(labels != MISSING_LABEL, labels, inputs)
+
+
+def simcse_loss(
+    model: MultiTaskModel, ids: torch.Tensor, mask: torch.Tensor, *, temperature: float
+) -> tuple[torch.Tensor, int, int]:
+    """(InfoNCE loss, texts, texts whose second view is nearest to their first): two passes
+    of the same batch differ only by dropout, so ``model`` must be in training mode."""
+    first = F.normalize(model.encode(ids, mask), dim=-1)
+    second = F.normalize(model.encode(ids, mask), dim=-1)
+    logits = first @ second.t() / temperature
+    target = torch.arange(len(ids), device=ids.device)
+    loss = F.cross_entropy(logits, target)
+    return loss, len(ids), int((logits.argmax(-1) == target).sum())
+
+
+def evaluate_dev(
     model: MultiTaskModel,
     head: MaskedLMHead,
     batches: Sequence[tuple[torch.Tensor, torch.Tensor, torch.Tensor]],
+    *,
+    config: AdaptConfig,
 ) -> dict[str, float]:
-    """Masked-token loss and accuracy on fixed, pre-masked batches (the dev texts)."""
+    """The objective's loss and accuracy on fixed dev batches: for MLM the texts masked
+    once, in eval mode; for SimCSE in training mode (its two views need dropout) under a
+    fixed seed, so every evaluation draws the same dropout masks."""
     was_training = model.training
-    model.eval()
+    model.train(config.objective == "simcse")
     head.eval()
     total_loss, total, correct = 0.0, 0, 0
-    with torch.no_grad():
+    with torch.no_grad(), torch.random.fork_rng(devices=[]):
+        torch.manual_seed(config.seed + 1)
         for inputs, mask, labels in batches:
-            loss, n, right = _mlm_loss(model, head, inputs, mask, labels)
+            if config.objective == "simcse":
+                loss, n, right = simcse_loss(
+                    model, unmasked(inputs, labels), mask, temperature=config.simcse_temperature
+                )
+            else:
+                loss, n, right = _mlm_loss(model, head, inputs, mask, labels)
             total_loss += float(loss) * n
             total += n
             correct += right
@@ -287,7 +326,11 @@ def adapt_encoder(
     dev_ids = tokenize(dev_texts)
     # The dev texts are masked once, the same way at every evaluation.
     dev_generator = torch.Generator().manual_seed(cfg.seed + 1)
-    dev_batches = [masked(dev_ids[i : i + 128], dev_generator) for i in range(0, len(dev_ids), 128)]
+    # SimCSE's dev batches are training-sized: its accuracy is retrieval within a batch.
+    width = 128 if cfg.objective == "mlm" else cfg.batch_size
+    dev_batches = [
+        masked(dev_ids[i : i + width], dev_generator) for i in range(0, len(dev_ids), width)
+    ]
     generator = torch.Generator().manual_seed(cfg.seed)
     rng = random.Random(cfg.seed)
 
@@ -332,9 +375,14 @@ def adapt_encoder(
         if step:
             encoder_trains = step > cfg.head_steps
             inputs, attention, labels = masked([train_ids[k] for k in next(stream)], generator)
-            loss, _, _ = _mlm_loss(
-                model, head, inputs, attention, labels, train_encoder=encoder_trains
-            )
+            if cfg.objective == "simcse":
+                loss, _, _ = simcse_loss(
+                    model, unmasked(inputs, labels), attention, temperature=cfg.simcse_temperature
+                )
+            else:
+                loss, _, _ = _mlm_loss(
+                    model, head, inputs, attention, labels, train_encoder=encoder_trains
+                )
             opt = optimizer if encoder_trains else head_optimizer
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -348,9 +396,9 @@ def adapt_encoder(
             running = value if running is None else 0.95 * running + 0.05 * value
             bar.update(1)
             if step % 10 == 0:
-                bar.set_postfix({"mlm_loss": f"{running:.3f}"})
+                bar.set_postfix({f"{cfg.objective}_loss": f"{running:.3f}"})
         if step in eval_at:
-            dev_mlm = evaluate_mlm(model, head, dev_batches)
+            dev_mlm = evaluate_dev(model, head, dev_batches, config=cfg)
             history.append(
                 {
                     "step": step,
@@ -362,7 +410,7 @@ def adapt_encoder(
                 }
             )
             if cfg.progress:
-                bar.write(f"step {step}: dev masked tokens {dev_mlm}", file=sys.stderr)
+                bar.write(f"step {step}: dev {cfg.objective} {dev_mlm}", file=sys.stderr)
     bar.close()
     card: dict[str, Any] = {
         "description": (

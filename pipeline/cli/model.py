@@ -326,7 +326,16 @@ def adapt(
     batch_size: int = typer.Option(64, "--batch-size", min=2, help="Texts per step."),
     lr: float = typer.Option(1e-4, "--lr", help="Encoder learning rate."),
     head_lr: float = typer.Option(1e-3, "--head-lr", help="Learning rate of the MLM head."),
-    mask_prob: float = typer.Option(0.15, "--mask-prob", help="Share of tokens masked."),
+    objective: Literal["mlm", "simcse"] = typer.Option(
+        "mlm",
+        "--objective",
+        help="mlm: masked-language modelling; simcse: each text told apart from the batch "
+        "under two dropout masks (keeps the sentence-embedding objective; --head-steps 0).",
+    ),
+    simcse_temperature: float = typer.Option(
+        0.05, "--simcse-temperature", help="Softmax temperature of the SimCSE objective."
+    ),
+    mask_prob: float = typer.Option(0.15, "--mask-prob", help="Share of tokens masked (mlm)."),
     max_length: int = typer.Option(64, "--max-length", help="Tokens per text."),
     eval_every: int = typer.Option(
         500, "--eval-every", min=1, help="Score masked tokens of the dev texts every N steps."
@@ -365,6 +374,8 @@ def adapt(
                 batch_size=batch_size,
                 lr=lr,
                 head_lr=head_lr,
+                objective=objective,
+                simcse_temperature=simcse_temperature,
                 mask_prob=mask_prob,
                 max_length=max_length,
                 eval_every=eval_every,
@@ -382,7 +393,8 @@ def adapt(
         "out": str(out),
         "version": card["version"],
         "texts": card["data"]["texts"],
-        "dev_masked_tokens": {"before": first, "after": last},
+        "objective": objective,
+        "dev": {"before": first, "after": last},
         "training_seconds": card["training_seconds"],
     }
     if json_output:
@@ -391,7 +403,7 @@ def adapt(
     typer.echo(
         f"wrote {out} (version {card['version']}): {card['steps']['total']} steps on "
         f"{card['data']['texts']['train']} training texts, {card['training_seconds']:.0f} s; "
-        f"dev masked-token loss {first['loss']:.3f} -> {last['loss']:.3f}, "
+        f"dev {objective} loss {first['loss']:.3f} -> {last['loss']:.3f}, "
         f"accuracy {first['accuracy']:.3f} -> {last['accuracy']:.3f}"
     )
 

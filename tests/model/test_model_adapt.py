@@ -236,7 +236,7 @@ def test_finsent_adapt_cli(adapted: dict) -> None:
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
-    assert summary["texts"]["train"] > 100 and summary["dev_masked_tokens"]["before"]["loss"] > 0
+    assert summary["texts"]["train"] > 100 and summary["dev"]["before"]["loss"] > 0
     card = json.loads((root / "cli" / "model_card.json").read_text())
     assert card["reproduce"][0].startswith("finsent adapt --topic-data")
     assert "--steps 3 --head-steps 2" in card["reproduce"][0]
@@ -253,3 +253,40 @@ def test_finsent_adapt_cli(adapted: dict) -> None:
     assert isinstance(big.exception, FinsentError)
     assert "fewer than one batch" in str(big.exception)
     assert not (root / "none").exists() and not (root / "big").exists()
+
+
+def test_simcse_adaptation_moves_the_encoder_under_its_own_dev_measure(adapted: dict) -> None:
+    root, files = adapted["root"], adapted["files"]
+    card = adapt_encoder(
+        data_files={TOPIC: files["topic"], SENTIMENT: files["sentiment"]},
+        out_dir=root / "simcse",
+        model_config=adapted["mc"],
+        config=AdaptConfig(
+            objective="simcse",
+            head_steps=0,
+            steps=6,
+            batch_size=16,
+            eval_every=3,
+            lr=3e-3,
+            progress=False,
+        ),
+    )
+    history = card["history"]
+    assert [h["step"] for h in history] == [0, 3, 6]
+    assert all(h["dev"]["loss"] >= 0 and 0 <= h["dev"]["accuracy"] <= 1 for h in history)
+    assert card["adapt_config"]["objective"] == "simcse" and card[HEADS_TRAINED] is False
+    base = load_model_dir_encoder(adapted["encoder"])
+    after = load_model_dir(root / "simcse").model.encoder.state_dict()
+    layer = "encoder.layer.1.output.dense.weight"
+    assert not torch.allclose(after[layer], base[layer], atol=1e-3)
+    name = "embeddings.word_embeddings.weight"
+    assert torch.equal(after[name], base[name])
+
+
+def test_adapt_config_refuses_what_it_cannot_do() -> None:
+    with pytest.raises(ValueError, match="simcse trains no head"):
+        AdaptConfig(objective="simcse", head_steps=10)
+    with pytest.raises(ValueError, match="objective must be mlm or simcse"):
+        AdaptConfig(objective="tsdae")
+    with pytest.raises(ValueError, match="mask_prob"):
+        AdaptConfig(mask_prob=1.5)
