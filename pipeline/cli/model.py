@@ -31,6 +31,12 @@ QuantizeOption = typer.Option(
     help="none (fp32) or int8 (CPU only); default FINSENT_QUANTIZE, else the device's default.",
 )
 BatchOption = typer.Option(64, "--batch-size", min=1, help="Texts per forward pass.")
+OutOption = typer.Option(..., "--out", help="Model directory to write (replaced when done).")
+
+
+def _csv_option(flag: str, help_text: str) -> Any:
+    """An optional input CSV: it must exist and be a file."""
+    return typer.Option(None, flag, exists=True, dir_okay=False, help=help_text)
 
 
 def _command_line(ctx: typer.Context) -> str:
@@ -83,27 +89,17 @@ def _load_scorer(
 @app.command("train")
 def train(
     ctx: typer.Context,
-    topic_data: Path | None = typer.Option(
-        None,
-        "--topic-data",
-        exists=True,
-        dir_okay=False,
-        help="CSV with text,topic columns (leave out to train a sentiment-only model).",
+    topic_data: Path | None = _csv_option(
+        "--topic-data", "CSV with text,topic columns (leave out to train a sentiment-only model)."
     ),
-    sentiment_data: Path | None = typer.Option(
-        None,
+    sentiment_data: Path | None = _csv_option(
         "--sentiment-data",
-        exists=True,
-        dir_okay=False,
-        help="CSV with text,sentiment columns (leave out to train a topic-only model).",
+        "CSV with text,sentiment columns (leave out to train a topic-only model).",
     ),
-    out: Path = typer.Option(..., "--out", help="Model directory to write (replaced when done)."),
-    news_data: Path | None = typer.Option(
-        None,
+    out: Path = OutOption,
+    news_data: Path | None = _csv_option(
         "--news-data",
-        exists=True,
-        dir_okay=False,
-        help="news-sentiment/train.csv: news sentences as a third batch stream on the "
+        "news-sentiment/train.csv: news sentences as a third batch stream on the "
         "sentiment head. The fixed news dev split (models/data/news_dev.csv) and the "
         "hand-written news set are held out automatically; news dev counts in selection.",
     ),
@@ -299,24 +295,15 @@ def train(
 @app.command("adapt")
 def adapt(
     ctx: typer.Context,
-    topic_data: Path | None = typer.Option(
-        None, "--topic-data", exists=True, dir_okay=False, help="CSV with text,topic columns."
+    topic_data: Path | None = _csv_option("--topic-data", "CSV with text,topic columns."),
+    sentiment_data: Path | None = _csv_option(
+        "--sentiment-data", "CSV with text,sentiment columns."
     ),
-    sentiment_data: Path | None = typer.Option(
-        None,
-        "--sentiment-data",
-        exists=True,
-        dir_okay=False,
-        help="CSV with text,sentiment columns.",
-    ),
-    news_data: Path | None = typer.Option(
-        None,
+    news_data: Path | None = _csv_option(
         "--news-data",
-        exists=True,
-        dir_okay=False,
-        help="news-sentiment/train.csv: its training sentences too (its dev split stays out).",
+        "news-sentiment/train.csv: its training sentences too (its dev split stays out).",
     ),
-    out: Path = typer.Option(..., "--out", help="Model directory to write (replaced when done)."),
+    out: Path = OutOption,
     steps: int = typer.Option(
         3000, "--steps", min=1, help="Steps training encoder and head, after --head-steps."
     ),
@@ -498,7 +485,7 @@ def soup(
     model_dirs: list[Path] = typer.Argument(
         ..., exists=True, file_okay=False, metavar="MODEL_DIR...", help="Two or more models."
     ),
-    out: Path = typer.Option(..., "--out", help="Model directory to write (replaced when done)."),
+    out: Path = OutOption,
     method: Literal["greedy", "uniform"] = typer.Option(
         "greedy",
         "--method",
