@@ -31,7 +31,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from models.checkpoint import CARD, HEADS_TRAINED, build_model
-from models.config import ModelConfig, TrainConfig
+from models.config import ModelConfig, TrainConfig, _check
 from models.data import NEWS_DEV_FILE
 from models.network import MultiTaskModel
 from models.provenance import provenance_fields
@@ -72,24 +72,27 @@ class AdaptConfig:
     progress: bool = True
 
     def __post_init__(self) -> None:
-        checks = {
-            f"steps must be >= 1, got {self.steps}": self.steps >= 1,
-            f"head_steps must be >= 0, got {self.head_steps}": self.head_steps >= 0,
-            f"objective must be mlm or simcse, got {self.objective!r}": self.objective
-            in ("mlm", "simcse"),
-            "simcse trains no head: head_steps must be 0": self.objective == "mlm"
-            or self.head_steps == 0,
-            "simcse_temperature must be > 0": self.simcse_temperature > 0,
-            f"batch_size must be >= 2, got {self.batch_size}": self.batch_size >= 2,
-            "learning rates must be > 0": self.lr > 0 and self.head_lr > 0,
-            f"mask_prob must be in (0, 1), got {self.mask_prob}": 0 < self.mask_prob < 1,
-            f"max_length must be in [8, 512], got {self.max_length}": 8 <= self.max_length <= 512,
-            f"eval_every must be >= 1, got {self.eval_every}": self.eval_every >= 1,
-            f"warmup_ratio must be in [0, 1), got {self.warmup_ratio}": 0 <= self.warmup_ratio < 1,
-        }
-        for message, ok in checks.items():
-            if not ok:
-                raise ValueError(message)
+        _check(self.steps >= 1, f"steps must be >= 1, got {self.steps}")
+        _check(self.head_steps >= 0, f"head_steps must be >= 0, got {self.head_steps}")
+        _check(
+            self.objective in ("mlm", "simcse"),
+            f"objective must be mlm or simcse, got {self.objective!r}",
+        )
+        _check(
+            self.objective == "mlm" or self.head_steps == 0,
+            "simcse trains no head: head_steps must be 0",
+        )
+        _check(self.simcse_temperature > 0, "simcse_temperature must be > 0")
+        _check(self.batch_size >= 2, f"batch_size must be >= 2, got {self.batch_size}")
+        _check(self.lr > 0 and self.head_lr > 0, "learning rates must be > 0")
+        _check(0 < self.mask_prob < 1, f"mask_prob must be in (0, 1), got {self.mask_prob}")
+        _check(
+            8 <= self.max_length <= 512, f"max_length must be in [8, 512], got {self.max_length}"
+        )
+        _check(self.eval_every >= 1, f"eval_every must be >= 1, got {self.eval_every}")
+        _check(
+            0 <= self.warmup_ratio < 1, f"warmup_ratio must be in [0, 1), got {self.warmup_ratio}"
+        )
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -209,11 +212,6 @@ def _mlm_loss(
     return loss, int(target.numel()), correct
 
 
-def unmasked(inputs: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    """The ids before :func:`mask_tokens`: ``labels`` holds the original where it masked."""
-    return torch.where(labels != MISSING_LABEL, labels, inputs)
-
-
 def simcse_loss(
     model: MultiTaskModel, ids: torch.Tensor, mask: torch.Tensor, *, temperature: float
 ) -> tuple[torch.Tensor, int, int]:
@@ -227,10 +225,29 @@ def simcse_loss(
     return loss, len(ids), int((logits.argmax(-1) == target).sum())
 
 
+# One batch: (input ids, attention mask, MLM labels — None for SimCSE, which masks nothing).
+Batch = tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]
+
+
+def objective_loss(
+    model: MultiTaskModel,
+    head: MaskedLMHead,
+    batch: Batch,
+    *,
+    config: AdaptConfig,
+    train_encoder: bool = True,
+) -> tuple[torch.Tensor, int, int]:
+    """The configured objective on one batch: (loss, items scored, items right)."""
+    inputs, mask, labels = batch
+    if labels is None:
+        return simcse_loss(model, inputs, mask, temperature=config.simcse_temperature)
+    return _mlm_loss(model, head, inputs, mask, labels, train_encoder=train_encoder)
+
+
 def evaluate_dev(
     model: MultiTaskModel,
     head: MaskedLMHead,
-    batches: Sequence[tuple[torch.Tensor, torch.Tensor, torch.Tensor]],
+    batches: Sequence[Batch],
     *,
     config: AdaptConfig,
 ) -> dict[str, float]:
@@ -243,13 +260,8 @@ def evaluate_dev(
     total_loss, total, correct = 0.0, 0, 0
     with torch.no_grad(), torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.seed + 1)
-        for inputs, mask, labels in batches:
-            if config.objective == "simcse":
-                loss, n, right = simcse_loss(
-                    model, unmasked(inputs, labels), mask, temperature=config.simcse_temperature
-                )
-            else:
-                loss, n, right = _mlm_loss(model, head, inputs, mask, labels)
+        for batch in batches:
+            loss, n, right = objective_loss(model, head, batch, config=config)
             total_loss += float(loss) * n
             total += n
             correct += right
@@ -307,10 +319,10 @@ def adapt_encoder(
     def tokenize(rows: Sequence[str]) -> list[list[int]]:
         return tokenizer(list(rows), truncation=True, max_length=cfg.max_length)["input_ids"]
 
-    def masked(
-        rows: Sequence[list[int]], generator: torch.Generator
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def make_batch(rows: Sequence[list[int]], generator: torch.Generator) -> Batch:
         ids, attention = pad_batch(rows, pad_id=pad_id, device=torch.device("cpu"))
+        if cfg.objective == "simcse":
+            return ids.to(device), attention.to(device), None
         maskable = (attention == 1) & ~torch.isin(ids, special)
         inputs, labels = mask_tokens(
             ids,
@@ -329,7 +341,7 @@ def adapt_encoder(
     # SimCSE's dev batches are training-sized: its accuracy is retrieval within a batch.
     width = 128 if cfg.objective == "mlm" else cfg.batch_size
     dev_batches = [
-        masked(dev_ids[i : i + width], dev_generator) for i in range(0, len(dev_ids), width)
+        make_batch(dev_ids[i : i + width], dev_generator) for i in range(0, len(dev_ids), width)
     ]
     generator = torch.Generator().manual_seed(cfg.seed)
     rng = random.Random(cfg.seed)
@@ -374,15 +386,10 @@ def adapt_encoder(
     for step in range(total_steps + 1):
         if step:
             encoder_trains = step > cfg.head_steps
-            inputs, attention, labels = masked([train_ids[k] for k in next(stream)], generator)
-            if cfg.objective == "simcse":
-                loss, _, _ = simcse_loss(
-                    model, unmasked(inputs, labels), attention, temperature=cfg.simcse_temperature
-                )
-            else:
-                loss, _, _ = _mlm_loss(
-                    model, head, inputs, attention, labels, train_encoder=encoder_trains
-                )
+            batch = make_batch([train_ids[k] for k in next(stream)], generator)
+            loss, _, _ = objective_loss(
+                model, head, batch, config=cfg, train_encoder=encoder_trains
+            )
             opt = optimizer if encoder_trains else head_optimizer
             opt.zero_grad(set_to_none=True)
             loss.backward()
