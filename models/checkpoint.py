@@ -7,6 +7,7 @@ Layout::
     adapter/            LoRA adapter (peft) on the referenced base encoder   (method lora)
     encoder/            full encoder weights, config.json + model.safetensors (method full)
     heads.safetensors   one Linear per task: "<task>.weight", "<task>.bias"
+    branches.safetensors  the task branches' layers, "<task>.<i>.<param>" (only when branched)
     tokenizer/          the tokenizer files, copied so the directory needs nothing else
 
 ``version`` in the card is a hash of every other file, so any change of weights, heads,
@@ -33,6 +34,7 @@ from models.tasks import TaskSpec
 CARD = "model_card.json"
 CONFIG = "finsent_config.json"
 HEADS = "heads.safetensors"
+BRANCHES = "branches.safetensors"
 FORMAT_VERSION = 1
 FROZEN_EMBEDDINGS = "embeddings.word_embeddings.weight"
 # A card with this key False: the heads never trained (``finsent adapt``'s encoder): a start
@@ -104,6 +106,13 @@ def save_model_dir(
         for p, t in head.state_dict().items()
     }
     save_file(heads, str(out / HEADS))
+    if model.branches:
+        dtype = torch.float16 if half else torch.float32
+        branches = {
+            k: t.detach().to(dtype).cpu().contiguous()
+            for k, t in model.branches.state_dict().items()
+        }
+        save_file(branches, str(out / BRANCHES))
     tokenizer.save_pretrained(str(out / "tokenizer"))
     config = {
         "format_version": FORMAT_VERSION,
@@ -185,10 +194,13 @@ def _load_model_dir(path: Path, *, merge_adapter: bool) -> LoadedModel:
     model_config = ModelConfig(**raw["model_config"])
     tasks = tuple(TaskSpec.from_dict(t) for t in raw["tasks"])
     encoder = _load_encoder(path, raw["storage"], model_config, merge=merge_adapter)
-    model = MultiTaskModel(encoder, tasks, head_dropout=model_config.head_dropout)
+    model = _multi_task_model(encoder, tasks, model_config)
     heads = load_file(str(path / HEADS))
     for name, head in model.heads.items():
         head.load_state_dict({"weight": heads[f"{name}.weight"], "bias": heads[f"{name}.bias"]})
+    if model.branches:
+        stored = load_file(str(path / BRANCHES))
+        model.branches.load_state_dict({k: v.float() for k, v in stored.items()})
     model.eval()
     tokenizer = AutoTokenizer.from_pretrained(str(path / "tokenizer"))
     card = json.loads((path / CARD).read_text()) if (path / CARD).is_file() else {}
@@ -209,4 +221,16 @@ def build_model(model_config: ModelConfig, tasks: Sequence[TaskSpec]) -> tuple[M
         encoder = apply_lora(encoder, model_config)
     elif model_config.freeze_embeddings:
         encoder.get_input_embeddings().weight.requires_grad_(False)
-    return MultiTaskModel(encoder, tasks, head_dropout=model_config.head_dropout), tokenizer
+    return _multi_task_model(encoder, tasks, model_config), tokenizer
+
+
+def _multi_task_model(
+    encoder: nn.Module, tasks: Sequence[TaskSpec], config: ModelConfig
+) -> MultiTaskModel:
+    return MultiTaskModel(
+        encoder,
+        tasks,
+        head_dropout=config.head_dropout,
+        branch_tasks=config.branch_tasks,
+        branch_layers=config.branch_layers,
+    )

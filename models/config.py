@@ -46,8 +46,28 @@ class ModelConfig:
     # the order they run, e.g. (0, 1, 2, 3, 4, 2, 3, 4, 5) for 9 layers from MiniLM-L6's 6
     # (the SOLAR recipe: two overlapping copies of the stack). None: the base as it is.
     layers: tuple[int, ...] | None = None
+    # Task branches: each task named here reads its own copy of the encoder's last
+    # `branch_layers` layers (initialised from them); the other tasks read the encoder's own.
+    # The layers below are shared. Full fine-tuning only. () : every layer shared.
+    branch_tasks: tuple[str, ...] = ()
+    branch_layers: int = 0
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "branch_tasks", tuple(self.branch_tasks))
+        _check(
+            len(set(self.branch_tasks)) == len(self.branch_tasks)
+            and all(isinstance(t, str) and t for t in self.branch_tasks),
+            f"branch_tasks must be distinct task names, got {self.branch_tasks}",
+        )
+        _check(
+            (self.branch_layers >= 1) == bool(self.branch_tasks) and self.branch_layers >= 0,
+            "branch_layers must be >= 1 with branch_tasks and 0 without, "
+            f"got {self.branch_layers} for {self.branch_tasks}",
+        )
+        _check(
+            not (self.branch_tasks and self.method != "full"),
+            "branch_tasks applies to method 'full' only",
+        )
         if self.layers is not None:
             # A card's JSON gives a list; the dataclass is frozen, so normalise in place.
             object.__setattr__(self, "layers", tuple(self.layers))

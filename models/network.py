@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import copy
 import importlib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import nn
@@ -32,8 +33,6 @@ def resolve_encoder_path(base_encoder: str) -> Path:
 def arrange_layers(encoder: Any, layers: Sequence[int]) -> Any:
     """Rebuild ``encoder``'s layer stack from copies of its own layers, in ``layers`` order
     (depth up-scaling: ``ModelConfig.layers``). Each copy trains on its own afterwards."""
-    import copy
-
     stack = encoder.encoder.layer
     if max(layers) >= len(stack):
         raise ValueError(
@@ -53,10 +52,21 @@ def mean_pool(hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tenso
 
 
 class MultiTaskModel(nn.Module):
-    """Encoder → mean pooling → dropout → ``{task: Linear(hidden, n_labels)}``."""
+    """Encoder → mean pooling → dropout → ``{task: Linear(hidden, n_labels)}``.
+
+    With ``branch_tasks``, each of those tasks has its own copy of the encoder's last
+    ``branch_layers`` layers (``branches[task]``, started from the encoder's own): its head
+    reads that copy's output, the other heads the encoder's. The layers below are shared and
+    run once, so every head still comes from one pass over the text."""
 
     def __init__(
-        self, encoder: Any, tasks: Sequence[TaskSpec], *, head_dropout: float = 0.1
+        self,
+        encoder: Any,
+        tasks: Sequence[TaskSpec],
+        *,
+        head_dropout: float = 0.1,
+        branch_tasks: Sequence[str] = (),
+        branch_layers: int = 0,
     ) -> None:
         # `encoder`: a Hugging Face encoder (or its peft wrapper): `.config`, `last_hidden_state`.
         super().__init__()
@@ -68,9 +78,11 @@ class MultiTaskModel(nn.Module):
         hidden = int(encoder.config.hidden_size)
         self.dropout = nn.Dropout(head_dropout)
         self.heads = nn.ModuleDict({t.name: nn.Linear(hidden, t.num_labels) for t in tasks})
+        self.branch_layers = branch_layers
+        self.branches = _branches(encoder, names, branch_tasks, branch_layers)
 
     def encode(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        """Pooled text vectors, (batch, hidden)."""
+        """Pooled text vectors of the shared encoder's top, (batch, hidden)."""
         out = self.encoder(input_ids=input_ids, attention_mask=attention_mask)
         return mean_pool(out.last_hidden_state, attention_mask)
 
@@ -78,8 +90,51 @@ class MultiTaskModel(nn.Module):
         self, input_ids: torch.Tensor, attention_mask: torch.Tensor
     ) -> dict[str, torch.Tensor]:
         """Logits per task, each (batch, n_labels) — one encoder pass for all heads."""
-        pooled = self.dropout(self.encode(input_ids, attention_mask))
-        return {name: head(pooled) for name, head in self.heads.items()}
+        if not self.branches:
+            pooled = self.dropout(self.encode(input_ids, attention_mask))
+            return {name: head(pooled) for name, head in self.heads.items()}
+        from transformers.masking_utils import create_bidirectional_mask
+
+        out = self.encoder(
+            input_ids=input_ids, attention_mask=attention_mask, output_hidden_states=True
+        )
+        vectors = {"": mean_pool(out.last_hidden_state, attention_mask)}
+        start = out.hidden_states[-1 - self.branch_layers]  # what the branched layers read
+        mask = create_bidirectional_mask(
+            config=self.encoder.config, inputs_embeds=start, attention_mask=attention_mask
+        )
+        for task, layers in self.branches.items():
+            hidden = start
+            for layer in cast(nn.ModuleList, layers):
+                hidden = layer(hidden, mask)
+            vectors[task] = mean_pool(hidden, attention_mask)
+        return {
+            name: head(self.dropout(vectors.get(name, vectors[""])))
+            for name, head in self.heads.items()
+        }
+
+
+def _branches(
+    encoder: Any, task_names: Sequence[str], branch_tasks: Sequence[str], branch_layers: int
+) -> nn.ModuleDict:
+    """Per branched task, a copy of the encoder's last ``branch_layers`` layers."""
+    unknown = sorted(set(branch_tasks) - set(task_names))
+    if unknown:
+        raise ValueError(f"branch tasks {unknown} are not tasks of this model ({list(task_names)})")
+    if not branch_tasks:
+        return nn.ModuleDict()
+    stack = encoder.encoder.layer
+    if not 1 <= branch_layers < len(stack):
+        raise ValueError(
+            f"branch_layers must be in [1, {len(stack) - 1}] for a {len(stack)}-layer "
+            f"encoder, got {branch_layers}"
+        )
+    return nn.ModuleDict(
+        {
+            task: nn.ModuleList(copy.deepcopy(layer) for layer in stack[-branch_layers:])
+            for task in branch_tasks
+        }
+    )
 
 
 def joint_loss(

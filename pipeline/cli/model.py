@@ -124,6 +124,15 @@ def train(
         help="Depth up-scaling: the encoder's layers as base-layer indices in order, "
         "e.g. 0,1,2,3,4,2,3,4,5 (9 from MiniLM's 6). Default: the base's own.",
     ),
+    branch: list[str] = typer.Option(
+        [],
+        "--branch",
+        help="Give this task (topic, sentiment, news_sentiment; repeatable) its own copy of "
+        "the encoder's last --branch-layers layers; the layers below stay shared.",
+    ),
+    branch_layers: int = typer.Option(
+        1, "--branch-layers", min=1, help="How many top layers each --branch task gets."
+    ),
     epochs: int = typer.Option(3, "--epochs", min=1, help="Passes over the training data."),
     max_steps: int | None = typer.Option(
         None, "--max-steps", min=1, help="Stop after this many steps (overrides --epochs)."
@@ -212,6 +221,8 @@ def train(
         mc = ModelConfig(
             base_encoder=base_encoder,
             layers=_layer_indices(layers),
+            branch_tasks=tuple(branch),
+            branch_layers=branch_layers if branch else 0,
             method=method,
             lora_r=lora_r,
             lora_alpha=lora_alpha,
