@@ -96,7 +96,10 @@ class ModelConfig:
         )
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        out = asdict(self)
+        if not self.branch_tasks:  # an unbranched directory is written as before branches existed
+            del out["branch_tasks"], out["branch_layers"]
+        return out
 
 
 @dataclass(frozen=True)

@@ -102,11 +102,17 @@ def test_a_branched_model_loads_back_as_the_same_network(
         assert torch.allclose(after[name], logits, atol=2e-2 if half else 1e-5)
 
 
-def test_an_unbranched_model_writes_no_branch_file(base: Path, tmp_path: Path) -> None:
+def test_an_unbranched_model_is_written_as_before_branches_existed(
+    base: Path, tmp_path: Path
+) -> None:
     config = _config(base)
     model, tokenizer = build_model(config, DEFAULT_TASKS)
     save_model_dir(model, tokenizer, tmp_path / "plain", model_config=config)
     assert not (tmp_path / "plain" / BRANCHES).exists()
+    # Nor a word of branches in its config: its version is what it was before branches existed.
+    saved = json.loads((tmp_path / "plain" / "finsent_config.json").read_text())
+    assert not [key for key in saved["model_config"] if key.startswith("branch")]
+    assert load_model_dir(tmp_path / "plain").model_config == config
 
 
 def test_continuing_an_unbranched_model_starts_each_branch_from_its_top_layers(
