@@ -128,6 +128,11 @@ class TrainConfig:
     # Start from the weights of this finsent model directory instead of the base encoder
     # (continued training; it must have the same tasks and method).
     init_from: str | None = None
+    # With task branches and `init_from`: train only the branches and their heads. The shared
+    # layers and every other head keep the `init_from` weights bit for bit, so the other
+    # tasks' predictions cannot move; the other streams still teach the branches through
+    # distillation (a `teachers` head on every row).
+    freeze_shared: bool = False
     # News sentences as their own stream sharing the sentiment head: this share of the
     # batches is news (the tweet streams share the rest by `mixing`), so ~1,000 news rows
     # are not drowned by ~26,000 tweets. Used only when train_model gets news data.
@@ -209,6 +214,10 @@ class TrainConfig:
         _check(self.augment_n >= 0, f"augment_n must be >= 0, got {self.augment_n}")
         _check(self.device in DEVICES, f"device must be one of {DEVICES}, got {self.device!r}")
         _check(self.num_threads >= 1, f"num_threads must be >= 1, got {self.num_threads}")
+        _check(
+            not self.freeze_shared or self.init_from is not None,
+            "freeze_shared needs init_from: the layers and heads it keeps must come trained",
+        )
 
     def weight_of(self, task: str) -> float:
         """λ for ``task`` (1.0 unless set)."""

@@ -114,6 +114,16 @@ class MultiTaskModel(nn.Module):
         }
 
 
+def freeze_shared(model: MultiTaskModel) -> None:
+    """Leave only the task branches and their heads trainable."""
+    if not model.branches:
+        raise ValueError("freezing the shared layers needs task branches (--branch TASK)")
+    model.requires_grad_(False)
+    for task, layers in model.branches.items():
+        layers.requires_grad_(True)
+        model.heads[task].requires_grad_(True)
+
+
 def _branches(
     encoder: Any, task_names: Sequence[str], branch_tasks: Sequence[str], branch_layers: int
 ) -> nn.ModuleDict:

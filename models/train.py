@@ -38,7 +38,13 @@ from models.metrics import (
     fit_temperature,
     softmax,
 )
-from models.network import MultiTaskModel, count_parameters, distillation_loss, joint_loss
+from models.network import (
+    MultiTaskModel,
+    count_parameters,
+    distillation_loss,
+    freeze_shared,
+    joint_loss,
+)
 from models.provenance import provenance_fields
 from models.scorer import logits_for_ids, pad_batch, resolve_device
 from models.tasks import MISSING_LABEL, NEWS_SENTIMENT, SENTIMENT, TaskSpec
@@ -379,6 +385,8 @@ def train_model(
     chains of the teachers and of ``init_from`` (:mod:`models.provenance`)."""
     mc = model_config or ModelConfig()
     tc = train_config or TrainConfig()
+    if tc.freeze_shared and not mc.branch_tasks:
+        raise ValueError("--freeze-shared needs task branches to train (--branch TASK)")
     sources = [*tc.teachers, *([tc.init_from] if tc.init_from is not None else [])]
     # Read before the first write replaces what out_dir holds.
     provenance = provenance_fields(command, sources, out_dir)
@@ -407,6 +415,8 @@ def train_model(
     model, tokenizer = build_model(mc, tasks)
     if tc.init_from is not None:
         _load_weights(model, tc.init_from)
+    if tc.freeze_shared:
+        freeze_shared(model)
     model.to(device)
     pad_id = tokenizer.pad_token_id or 0
 
@@ -449,7 +459,7 @@ def train_model(
         if (w := _class_weights(train[t.name], tc.class_weights)) is not None
     }
 
-    head_params = [p for p in model.heads.parameters()]
+    head_params = [p for p in model.heads.parameters() if p.requires_grad]
     head_ids = {id(p) for p in head_params}
     encoder_params = [p for p in model.parameters() if p.requires_grad and id(p) not in head_ids]
     optimizer = torch.optim.AdamW(
@@ -541,7 +551,8 @@ def train_model(
                 )
                 loss = loss + tc.distill_weight * torch.stack(list(taught.values())).sum()
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            if loss.requires_grad:  # not so for a frozen head's batch with nothing to distil
+                loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), tc.max_grad_norm)
             optimizer.step()
             scheduler.step()

@@ -133,6 +133,12 @@ def train(
     branch_layers: int = typer.Option(
         1, "--branch-layers", min=1, help="How many top layers each --branch task gets."
     ),
+    freeze_shared: bool = typer.Option(
+        False,
+        "--freeze-shared",
+        help="With --branch and --init-from: train only the branches and their heads; the "
+        "shared layers and the other heads keep the --init-from weights exactly.",
+    ),
     epochs: int = typer.Option(3, "--epochs", min=1, help="Passes over the training data."),
     max_steps: int | None = typer.Option(
         None, "--max-steps", min=1, help="Stop after this many steps (overrides --epochs)."
@@ -252,6 +258,7 @@ def train(
             augment=augment,
             augment_n=augment_n,
             init_from=None if init_from is None else str(init_from),
+            freeze_shared=freeze_shared,
             teachers=tuple(str(t) for t in teacher),
             distill_weight=distill_weight,
             distill_temperature=distill_temperature,

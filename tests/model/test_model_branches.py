@@ -14,7 +14,7 @@ from models import Scorer
 from models.checkpoint import BRANCHES, build_model, load_model_dir, save_model_dir
 from models.config import ModelConfig
 from models.tasks import DEFAULT_TASKS, SENTIMENT, TOPIC
-from models.testing import make_tiny_encoder_dir, write_csv
+from models.testing import make_tiny_encoder_dir, make_tiny_model_dir, write_csv
 from models.train import _load_weights
 from pipeline.errors import FinsentError
 
@@ -212,6 +212,70 @@ def test_bad_branches_are_a_one_line_error_and_write_nothing(
     from pipeline.cli import app
 
     out = tmp_path / "never"
+    result = CliRunner().invoke(app, [*_train_args(base, tmp_path), *extra, "--out", str(out)])
+    assert isinstance(result.exception, FinsentError)
+    assert message in str(result.exception)
+    assert not out.exists()
+
+
+def test_freeze_shared_trains_only_the_branch_and_its_head(base: Path, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from pipeline.cli import app
+
+    start, grown = tmp_path / "start", tmp_path / "grown"
+    args = _train_args(base, tmp_path)
+    runner = CliRunner()
+    assert runner.invoke(app, [*args, "--out", str(start)]).exit_code == 0
+    result = runner.invoke(
+        app,
+        [
+            *args,
+            *("--init-from", str(start), "--teacher", str(start)),
+            *("--branch", "topic", "--freeze-shared", "--max-steps", "6"),
+            *("--eval-every", "3", "--keep-checkpoints", "--out", str(grown)),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    before = load_model_dir(start).model.state_dict()
+    after = load_model_dir(grown).model
+    # The branch started as the top layer and then trained (topic batches and, through the
+    # teacher, sentiment batches too), unless step 0 stayed the best: check the last step.
+    last = load_model_dir(tmp_path / "grown.steps" / "step-00006").model
+    top = len(last.encoder.encoder.layer) - 1
+    moved = [
+        name
+        for name, tensor in last.branches["topic"][0].state_dict().items()
+        if not torch.equal(tensor, before[f"encoder.encoder.layer.{top}.{name}"])
+    ]
+    assert moved
+    # Everything shared, and the sentiment head, is bit for bit the start's (the pooler is
+    # never used nor saved).
+    for model in (after, last):
+        for name, tensor in model.state_dict().items():
+            if not name.startswith(("branches.", "heads.topic.", "encoder.pooler.")):
+                assert torch.equal(tensor, before[name]), name
+    card = json.loads((grown / "model_card.json").read_text())
+    assert "--freeze-shared" in card["reproduce"][-1]
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--freeze-shared"], "freeze_shared needs init_from"),
+        (["--freeze-shared", "--init-from", "{start}"], "needs task branches"),
+    ],
+)
+def test_freeze_shared_without_a_start_or_a_branch_is_a_one_line_error(
+    base: Path, tmp_path: Path, extra: list[str], message: str
+) -> None:
+    from typer.testing import CliRunner
+
+    from pipeline.cli import app
+
+    start = make_tiny_model_dir(tmp_path / "start")
+    out = tmp_path / "never"
+    extra = [item.format(start=start) for item in extra]
     result = CliRunner().invoke(app, [*_train_args(base, tmp_path), *extra, "--out", str(out)])
     assert isinstance(result.exception, FinsentError)
     assert message in str(result.exception)
