@@ -37,6 +37,33 @@ def file_sha256(path: str | Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
+# What each shared training file is and under which licence it may be used (from
+# ../shared/data/README.md), by the SHA-256 of its bytes: a model card names the licences of
+# exactly the files its model was trained on, and says nothing for a file it does not know.
+KNOWN_DATA = {
+    "a9dc5afa2d951070dfb90b91ef40a3231f3efd035597d7fc56c04424e3d80093": {
+        "source": "zeroshot/twitter-financial-news-topic (financial tweets)",
+        "licence": "MIT",
+    },
+    "43bd2986ad9a04a35b8b80e2e5f88a3f22076e4f30f9a73296e21f3f9cb47741": {
+        "source": "zeroshot/twitter-financial-news-sentiment (financial tweets)",
+        "licence": "MIT",
+    },
+    "8aabc86ade45a2b861a8618055191b80f46f665a9f27adfa03a859a2f19b6949": {
+        "source": "news-sentiment: FinEntity Reuters sentences, WSJ headlines, ecosent "
+        "translated Dutch economic headlines",
+        "licence": "finentity ODC-BY 1.0 (attribution); wsj CC0 1.0; ecosent MIT",
+    },
+}
+
+
+def data_file_info(path: str | Path) -> dict[str, str]:
+    """A training file's ``file``, ``sha256`` and, when it is a known shared file, its
+    ``source`` and ``licence`` (what a model card records of it)."""
+    digest = file_sha256(path)
+    return {"file": str(path), "sha256": digest, **KNOWN_DATA.get(digest, {})}
+
+
 def read_labelled_csv(path: str | Path) -> tuple[list[str], dict[str, list[str]]]:
     """(texts, {column: values}) of a CSV with a ``text`` column; blank cells stay ''."""
     with open(path, newline="", encoding="utf-8") as handle:

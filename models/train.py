@@ -22,6 +22,7 @@ from models.config import ModelConfig, TrainConfig
 from models.data import (
     NEWS_DEV_FILE,
     TaskData,
+    data_file_info,
     endless_batches,
     file_sha256,
     load_news_split,
@@ -81,8 +82,7 @@ def prepare_splits(
             tr, augmented = TaskData(task, texts, labels), len(extra)
         train[task.name], dev[task.name] = tr, dv
         info[task.name] = {
-            "file": str(path),
-            "sha256": file_sha256(path),
+            **data_file_info(path),
             "rows_after_dedupe": len(data),
             "train": len(tr),
             "train_augmented": augmented,
@@ -231,8 +231,7 @@ def prepare_news(
     keep = [i for i, text in enumerate(split.train.texts) if text not in excluded]
     train = split.train.subset(keep)
     info = {
-        "file": str(news_data),
-        "sha256": file_sha256(news_data),
+        **data_file_info(news_data),
         "head": SENTIMENT.name,
         "dev_file": str(dev_file),
         "dev_file_sha256": file_sha256(dev_file),

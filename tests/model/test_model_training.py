@@ -152,3 +152,23 @@ def test_the_card_records_the_command_that_rebuilds_the_model(tiny_training: dic
     assert rebuilt["version"] == card["version"]
     assert rebuilt["previous_version"] == card["version"]
     assert rebuilt["reproduce"] == [command]
+
+
+def test_a_card_names_the_licence_of_a_known_shared_file_and_nothing_for_others(
+    tiny_training: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from models import data
+
+    # The tiny run's own files are unknown: file and digest only, no licence invented.
+    assert set(tiny_training["card"]["data"]["topic"]) >= {"file", "sha256"}
+    assert "licence" not in tiny_training["card"]["data"]["topic"]
+    # A known file is known by its bytes, wherever it lies and whatever its name.
+    renamed = tmp_path / "renamed.csv"
+    renamed.write_text("text,topic\nAcme beats estimates,Earnings\n", encoding="utf-8")
+    known = {"source": "a shared set", "licence": "MIT"}
+    monkeypatch.setitem(data.KNOWN_DATA, data.file_sha256(renamed), known)
+    assert data.data_file_info(renamed) == {
+        "file": str(renamed),
+        "sha256": data.file_sha256(renamed),
+        **known,
+    }
