@@ -172,3 +172,15 @@ def test_a_card_names_the_licence_of_a_known_shared_file_and_nothing_for_others(
         "sha256": data.file_sha256(renamed),
         **known,
     }
+
+
+def test_the_shipped_card_names_the_source_and_licence_of_every_training_file() -> None:
+    from models import SHIPPED_MODEL_DIR
+    from models.data import KNOWN_DATA
+
+    card = json.loads((Path(SHIPPED_MODEL_DIR) / "model_card.json").read_text())
+    files = {name: entry for name, entry in card["data"].items() if "sha256" in entry}
+    assert set(files) == {"topic", "sentiment", "news_sentiment"}
+    for entry in files.values():
+        assert entry["licence"] == KNOWN_DATA[entry["sha256"]]["licence"]
+        assert entry["source"]
