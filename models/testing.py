@@ -118,3 +118,34 @@ def write_tiny_training_csvs(
             root / "news.csv", ["text", "sentiment", "source"], [*news, *map(list, extra_news)]
         ),
     }
+
+
+def tiny_train_cli_args(base_encoder: Path, root: Path) -> list[str]:
+    """``finsent train`` arguments for a one-epoch full fine-tuning of ``base_encoder`` (a tiny
+    encoder directory) on 200 topic and 90 sentiment rows written under ``root``, with
+    ``--json``; the caller adds ``--out`` and what it tests."""
+    from models.tasks import SENTIMENT, TOPIC
+
+    topics = [(f"{label} news number {i}", label) for i in range(10) for label in TOPIC.labels]
+    moods = [(f"{label} headline {i}", label) for i in range(30) for label in SENTIMENT.labels]
+    return [
+        "train",
+        "--topic-data",
+        str(write_csv(root / "topic.csv", ["text", "topic"], topics)),
+        "--sentiment-data",
+        str(write_csv(root / "sentiment.csv", ["text", "sentiment"], moods)),
+        "--base-encoder",
+        str(base_encoder),
+        "--method",
+        "full",
+        "--freeze-embeddings",
+        "--epochs",
+        "1",
+        "--batch-size",
+        "16",
+        "--augment-n",
+        "10",
+        "--device",
+        "cpu",
+        "--json",
+    ]

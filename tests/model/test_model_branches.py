@@ -14,7 +14,7 @@ from models import Scorer
 from models.checkpoint import BRANCHES, build_model, load_model_dir, save_model_dir
 from models.config import ModelConfig
 from models.tasks import DEFAULT_TASKS, SENTIMENT, TOPIC
-from models.testing import make_tiny_encoder_dir, make_tiny_model_dir, write_csv
+from models.testing import make_tiny_encoder_dir, make_tiny_model_dir, tiny_train_cli_args
 from models.train import _load_weights
 from pipeline.errors import FinsentError
 
@@ -149,32 +149,6 @@ def test_branching_is_checked_where_the_config_is_made(
         ModelConfig(**branching)  # type: ignore[arg-type]
 
 
-def _train_args(base: Path, root: Path) -> list[str]:
-    topics = [(f"{label} news number {i}", label) for i in range(10) for label in TOPIC.labels]
-    moods = [(f"{label} headline {i}", label) for i in range(30) for label in SENTIMENT.labels]
-    return [
-        "train",
-        "--topic-data",
-        str(write_csv(root / "topic.csv", ["text", "topic"], topics)),
-        "--sentiment-data",
-        str(write_csv(root / "sentiment.csv", ["text", "sentiment"], moods)),
-        "--base-encoder",
-        str(base),
-        "--method",
-        "full",
-        "--freeze-embeddings",
-        "--epochs",
-        "1",
-        "--batch-size",
-        "16",
-        "--augment-n",
-        "10",
-        "--device",
-        "cpu",
-        "--json",
-    ]
-
-
 def test_finsent_train_branch_trains_a_branched_model_that_labels_articles(
     base: Path, tmp_path: Path
 ) -> None:
@@ -184,7 +158,7 @@ def test_finsent_train_branch_trains_a_branched_model_that_labels_articles(
 
     out = tmp_path / "branched"
     result = CliRunner().invoke(
-        app, [*_train_args(base, tmp_path), "--branch", "topic", "--out", str(out)]
+        app, [*tiny_train_cli_args(base, tmp_path), "--branch", "topic", "--out", str(out)]
     )
     assert result.exit_code == 0, result.output
     scorer = Scorer.from_pretrained(out, device="cpu", quantize="none")
@@ -212,7 +186,9 @@ def test_bad_branches_are_a_one_line_error_and_write_nothing(
     from pipeline.cli import app
 
     out = tmp_path / "never"
-    result = CliRunner().invoke(app, [*_train_args(base, tmp_path), *extra, "--out", str(out)])
+    result = CliRunner().invoke(
+        app, [*tiny_train_cli_args(base, tmp_path), *extra, "--out", str(out)]
+    )
     assert isinstance(result.exception, FinsentError)
     assert message in str(result.exception)
     assert not out.exists()
@@ -224,7 +200,7 @@ def test_freeze_shared_trains_only_the_branch_and_its_head(base: Path, tmp_path:
     from pipeline.cli import app
 
     start, grown = tmp_path / "start", tmp_path / "grown"
-    args = _train_args(base, tmp_path)
+    args = tiny_train_cli_args(base, tmp_path)
     runner = CliRunner()
     assert runner.invoke(app, [*args, "--out", str(start)]).exit_code == 0
     result = runner.invoke(
@@ -276,7 +252,9 @@ def test_freeze_shared_without_a_start_or_a_branch_is_a_one_line_error(
     start = make_tiny_model_dir(tmp_path / "start")
     out = tmp_path / "never"
     extra = [item.format(start=start) for item in extra]
-    result = CliRunner().invoke(app, [*_train_args(base, tmp_path), *extra, "--out", str(out)])
+    result = CliRunner().invoke(
+        app, [*tiny_train_cli_args(base, tmp_path), *extra, "--out", str(out)]
+    )
     assert isinstance(result.exception, FinsentError)
     assert message in str(result.exception)
     assert not out.exists()

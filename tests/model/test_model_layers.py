@@ -13,8 +13,8 @@ from models import Scorer
 from models.checkpoint import build_model, load_model_dir, save_model_dir
 from models.config import ModelConfig
 from models.network import arrange_layers
-from models.tasks import DEFAULT_TASKS, SENTIMENT, TOPIC
-from models.testing import make_tiny_encoder_dir, write_csv
+from models.tasks import DEFAULT_TASKS, TOPIC
+from models.testing import make_tiny_encoder_dir, tiny_train_cli_args
 from pipeline.errors import FinsentError
 
 
@@ -72,32 +72,6 @@ def test_layer_indices_are_checked_where_the_config_is_made(bad: tuple) -> None:
         ModelConfig(layers=bad)
 
 
-def _train_args(base: Path, root: Path) -> list[str]:
-    topics = [(f"{label} news number {i}", label) for i in range(10) for label in TOPIC.labels]
-    moods = [(f"{label} headline {i}", label) for i in range(30) for label in SENTIMENT.labels]
-    return [
-        "train",
-        "--topic-data",
-        str(write_csv(root / "topic.csv", ["text", "topic"], topics)),
-        "--sentiment-data",
-        str(write_csv(root / "sentiment.csv", ["text", "sentiment"], moods)),
-        "--base-encoder",
-        str(base),
-        "--method",
-        "full",
-        "--freeze-embeddings",
-        "--epochs",
-        "1",
-        "--batch-size",
-        "16",
-        "--augment-n",
-        "10",
-        "--device",
-        "cpu",
-        "--json",
-    ]
-
-
 def test_finsent_train_layers_trains_a_deeper_model(base: Path, tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
@@ -105,7 +79,7 @@ def test_finsent_train_layers_trains_a_deeper_model(base: Path, tmp_path: Path) 
 
     out = tmp_path / "deeper"
     result = CliRunner().invoke(
-        app, [*_train_args(base, tmp_path), "--layers", "0,1,1", "--out", str(out)]
+        app, [*tiny_train_cli_args(base, tmp_path), "--layers", "0,1,1", "--out", str(out)]
     )
     assert result.exit_code == 0, result.output
     scorer = Scorer.from_pretrained(out, device="cpu", quantize="none")
@@ -129,7 +103,7 @@ def test_bad_layers_are_a_one_line_error_and_write_nothing(
 
     out = tmp_path / "never"
     result = CliRunner().invoke(
-        app, [*_train_args(base, tmp_path), "--layers", value, "--out", str(out)]
+        app, [*tiny_train_cli_args(base, tmp_path), "--layers", value, "--out", str(out)]
     )
     # The CLI's entry point prints a FinsentError as one line and exits 1.
     assert isinstance(result.exception, FinsentError)
