@@ -124,6 +124,26 @@ def freeze_shared(model: MultiTaskModel) -> None:
         model.heads[task].requires_grad_(True)
 
 
+def with_branch_weights(
+    source: dict[str, torch.Tensor], model: MultiTaskModel
+) -> dict[str, torch.Tensor]:
+    """A state dict ``source`` plus, for each of ``model``'s branch weights it lacks, the
+    weight of the encoder layer that branch layer copies (``branches.T.i.*`` ← the i-th of the
+    last k, as :func:`_branches` builds them): a branch added to a saved unbranched model
+    starts as that model's top."""
+    n_layers = len(model.encoder.encoder.layer) if model.branches else 0
+    out = dict(source)
+    for key in model.state_dict():
+        if not key.startswith("branches.") or key in source:
+            continue
+        _, _task, index, rest = key.split(".", 3)
+        layer = n_layers - model.branch_layers + int(index)
+        mirrored = f"encoder.encoder.layer.{layer}.{rest}"
+        if mirrored in source:
+            out[key] = source[mirrored]
+    return out
+
+
 def _branches(
     encoder: Any, task_names: Sequence[str], branch_tasks: Sequence[str], branch_layers: int
 ) -> nn.ModuleDict:

@@ -45,6 +45,7 @@ from models.network import (
     distillation_loss,
     freeze_shared,
     joint_loss,
+    with_branch_weights,
 )
 from models.provenance import provenance_fields
 from models.scorer import logits_for_ids, pad_batch, resolve_device
@@ -181,7 +182,7 @@ def write_model_dir(
 def _load_weights(model: MultiTaskModel, model_dir: str) -> None:
     """Copy the weights of a saved finsent model into a freshly built ``model``. Task branches
     the saved model lacks start from its own top layers, as they would from the base encoder."""
-    source = _with_branches(load_model_dir(model_dir).model.state_dict(), model)
+    source = with_branch_weights(load_model_dir(model_dir).model.state_dict(), model)
     target = model.state_dict()
     if set(source) != set(target):
         missing = sorted(set(target) ^ set(source))[:3]
@@ -190,24 +191,6 @@ def _load_weights(model: MultiTaskModel, model_dir: str) -> None:
             "use the same tasks and --method"
         )
     model.load_state_dict(source)
-
-
-def _with_branches(
-    source: dict[str, torch.Tensor], model: MultiTaskModel
-) -> dict[str, torch.Tensor]:
-    """``source`` plus, for each of ``model``'s branch weights it lacks, the weight of the
-    encoder layer that branch layer copies (``branches.T.i.*`` ← the i-th of the last k)."""
-    n_layers = len(model.encoder.encoder.layer) if model.branches else 0
-    out = dict(source)
-    for key in model.state_dict():
-        if not key.startswith("branches.") or key in source:
-            continue
-        _, _task, index, rest = key.split(".", 3)
-        layer = n_layers - model.branch_layers + int(index)
-        mirrored = f"encoder.encoder.layer.{layer}.{rest}"
-        if mirrored in source:
-            out[key] = source[mirrored]
-    return out
 
 
 # The news stream's name: its own batches and dev split, on the sentiment head, or on its
