@@ -133,6 +133,10 @@ class TrainConfig:
     # tasks' predictions cannot move; the other streams still teach the branches through
     # distillation (a `teachers` head on every row).
     freeze_shared: bool = False
+    # With `init_from`: train only the weights that no task outside these reads
+    # (`models.network.train_only`), e.g. ("sentiment",) on a model whose topic has a branch:
+    # the encoder's top layers and the sentiment head, which topic no longer reads.
+    train_only: tuple[str, ...] = ()
     # News sentences as their own stream sharing the sentiment head: this share of the
     # batches is news (the tweet streams share the rest by `mixing`), so ~1,000 news rows
     # are not drowned by ~26,000 tweets. Used only when train_model gets news data.
@@ -217,6 +221,15 @@ class TrainConfig:
         _check(
             not self.freeze_shared or self.init_from is not None,
             "freeze_shared needs init_from: the layers and heads it keeps must come trained",
+        )
+        object.__setattr__(self, "train_only", tuple(self.train_only))
+        _check(
+            not self.train_only or self.init_from is not None,
+            "train_only needs init_from: the layers and heads it keeps must come trained",
+        )
+        _check(
+            not (self.train_only and self.freeze_shared),
+            "use one of train_only and freeze_shared",
         )
 
     def weight_of(self, task: str) -> float:

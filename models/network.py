@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import importlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any, cast
 
@@ -122,6 +122,32 @@ def freeze_shared(model: MultiTaskModel) -> None:
     for task, layers in model.branches.items():
         layers.requires_grad_(True)
         model.heads[task].requires_grad_(True)
+
+
+def train_only(model: MultiTaskModel, tasks: Collection[str]) -> None:
+    """Freeze every weight that a task outside ``tasks`` reads, so that only those tasks'
+    predictions can move. A head and a branch are read by their own task; the encoder's
+    top ``branch_layers`` layers by the tasks without a branch (by every task when there
+    is no branch); the layers below and the embeddings by every task. Weights already
+    frozen (e.g. ``--freeze-embeddings``) stay frozen."""
+    names = [t.name for t in model.tasks]
+    unknown = sorted(set(tasks) - set(names))
+    if unknown or not tasks:
+        raise ValueError(
+            f"tasks to train must be tasks of this model ({names}), got {sorted(tasks)}"
+        )
+    unbranched = {n for n in names if n not in model.branches} if model.branches else set(names)
+    top = len(model.encoder.encoder.layer) - model.branch_layers
+    for key, param in model.named_parameters():
+        parts = key.split(".")
+        if parts[0] in ("heads", "branches"):
+            readers = {parts[1]}
+        elif key.startswith("encoder.encoder.layer.") and int(parts[3]) >= top:
+            readers = unbranched
+        else:
+            readers = set(names)
+        if not readers or not readers <= set(tasks):
+            param.requires_grad_(False)
 
 
 def with_branch_weights(

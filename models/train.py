@@ -45,6 +45,7 @@ from models.network import (
     distillation_loss,
     freeze_shared,
     joint_loss,
+    train_only,
     with_branch_weights,
 )
 from models.provenance import provenance_fields
@@ -394,11 +395,18 @@ def train_model(
         if tc.news_head == "separate":
             tasks = (*tasks, NEWS_SENTIMENT)
             heads[NEWS_STREAM] = data_info[NEWS_STREAM]["head"] = NEWS_SENTIMENT.name
+    task_names = [t.name for t in tasks]
+    if not set(tc.train_only) <= set(task_names):
+        raise ValueError(
+            f"--train-only names tasks that are not tasks of this model ({task_names})"
+        )
     model, tokenizer = build_model(mc, tasks)
     if tc.init_from is not None:
         _load_weights(model, tc.init_from)
     if tc.freeze_shared:
         freeze_shared(model)
+    if tc.train_only:
+        train_only(model, tc.train_only)
     model.to(device)
     pad_id = tokenizer.pad_token_id or 0
 

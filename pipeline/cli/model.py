@@ -139,6 +139,13 @@ def train(
         help="With --branch and --init-from: train only the branches and their heads; the "
         "shared layers and the other heads keep the --init-from weights exactly.",
     ),
+    train_only: list[str] = typer.Option(
+        [],
+        "--train-only",
+        help="With --init-from: train only the weights no other task reads (this task's "
+        "head and branch; for the tasks without a branch, the encoder's top --branch-layers "
+        "layers too). Repeatable. Every other task's predictions stay exactly the start's.",
+    ),
     epochs: int = typer.Option(3, "--epochs", min=1, help="Passes over the training data."),
     max_steps: int | None = typer.Option(
         None, "--max-steps", min=1, help="Stop after this many steps (overrides --epochs)."
@@ -259,6 +266,7 @@ def train(
             augment_n=augment_n,
             init_from=None if init_from is None else str(init_from),
             freeze_shared=freeze_shared,
+            train_only=tuple(train_only),
             teachers=tuple(str(t) for t in teacher),
             distill_weight=distill_weight,
             distill_temperature=distill_temperature,

@@ -235,14 +235,104 @@ def test_freeze_shared_trains_only_the_branch_and_its_head(base: Path, tmp_path:
     assert "--freeze-shared" in card["reproduce"][-1]
 
 
+def _trainable(model: torch.nn.Module) -> set[str]:
+    """The trainable weights' names, cut to the part that says whose they are."""
+    return {
+        ".".join(name.split(".")[: 4 if name.startswith("encoder.encoder.layer.") else 2])
+        for name, p in model.named_parameters()
+        if p.requires_grad
+    }
+
+
+@pytest.mark.parametrize(
+    ("branched", "tasks", "expected"),
+    [
+        # Topic reads its branch, so the encoder's top layer is sentiment's alone.
+        (True, ["sentiment"], {"encoder.encoder.layer.2", "heads.sentiment"}),
+        (True, ["topic"], {"branches.topic", "heads.topic"}),
+        # Without a branch every layer is read by both tasks: only the head trains.
+        (False, ["sentiment"], {"heads.sentiment"}),
+    ],
+)
+def test_train_only_trains_the_weights_no_other_task_reads(
+    base: Path, branched: bool, tasks: list[str], expected: set[str]
+) -> None:
+    from models.network import train_only
+
+    branching = {"branch_tasks": ("topic",), "branch_layers": 1} if branched else {}
+    model, _ = build_model(_config(base, **branching), DEFAULT_TASKS)
+    train_only(model, tasks)
+    assert _trainable(model) == expected
+
+
+def test_train_only_every_task_keeps_what_was_frozen_frozen(base: Path) -> None:
+    from models.network import train_only
+
+    model, _ = build_model(_config(base, branch_tasks=("topic",), branch_layers=1), DEFAULT_TASKS)
+    before = {name for name, p in model.named_parameters() if p.requires_grad}
+    train_only(model, ["topic", "sentiment"])
+    assert {name for name, p in model.named_parameters() if p.requires_grad} == before
+    assert "encoder.embeddings.word_embeddings.weight" not in before  # --freeze-embeddings
+    with pytest.raises(ValueError, match="tasks of this model"):
+        train_only(model, ["news"])
+
+
+def test_train_only_sentiment_keeps_every_topic_weight(base: Path, tmp_path: Path) -> None:
+    """``--train-only sentiment`` on a start whose topic gets a branch: the encoder's top
+    layer (now sentiment's alone) and the sentiment head train; topic's predictions stay."""
+    from typer.testing import CliRunner
+
+    from pipeline.cli import app
+
+    start, grown = tmp_path / "start", tmp_path / "grown"
+    args = tiny_train_cli_args(base, tmp_path)
+    runner = CliRunner()
+    assert runner.invoke(app, [*args, "--out", str(start)]).exit_code == 0
+    result = runner.invoke(
+        app,
+        [
+            *args,
+            *("--init-from", str(start), "--teacher", str(start)),
+            *("--branch", "topic", "--train-only", "sentiment", "--max-steps", "6"),
+            *("--eval-every", "3", "--keep-checkpoints", "--out", str(grown)),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    before = load_model_dir(start).model.state_dict()
+    last = load_model_dir(tmp_path / "grown.steps" / "step-00006").model
+    top = len(last.encoder.encoder.layer) - 1
+    mine = (f"encoder.encoder.layer.{top}.", "heads.sentiment.")
+    after = last.state_dict()
+    assert any(not torch.equal(after[n], before[n]) for n in before if n.startswith(mine))
+    for name, tensor in after.items():
+        if name.startswith("branches.topic.0."):  # the branch is the start's top, unchanged
+            mirrored = f"encoder.encoder.layer.{top}." + name.removeprefix("branches.topic.0.")
+            assert torch.equal(tensor, before[mirrored]), name
+        elif not name.startswith((*mine, "encoder.pooler.")):
+            assert torch.equal(tensor, before[name]), name
+    start_topic = Scorer.from_pretrained(start, quantize="none").predict_logits(TEXTS)["topic"]
+    last_topic = Scorer.from_pretrained(
+        tmp_path / "grown.steps" / "step-00006", quantize="none"
+    ).predict_logits(TEXTS)["topic"]
+    assert torch.allclose(torch.from_numpy(last_topic), torch.from_numpy(start_topic), atol=1e-5)
+    card = json.loads((grown / "model_card.json").read_text())
+    assert "--train-only sentiment" in card["reproduce"][-1]
+
+
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
         (["--freeze-shared"], "freeze_shared needs init_from"),
         (["--freeze-shared", "--init-from", "{start}"], "needs task branches"),
+        (["--train-only", "sentiment"], "train_only needs init_from"),
+        (["--train-only", "news", "--init-from", "{start}"], "tasks of this model"),
+        (
+            ["--train-only", "topic", "--freeze-shared", "--init-from", "{start}"],
+            "use one of train_only and freeze_shared",
+        ),
     ],
 )
-def test_freeze_shared_without_a_start_or_a_branch_is_a_one_line_error(
+def test_freezing_without_a_start_a_branch_or_a_task_is_a_one_line_error(
     base: Path, tmp_path: Path, extra: list[str], message: str
 ) -> None:
     from typer.testing import CliRunner
