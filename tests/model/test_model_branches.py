@@ -194,7 +194,9 @@ def test_bad_branches_are_a_one_line_error_and_write_nothing(
     assert not out.exists()
 
 
-def test_freeze_shared_trains_only_the_branch_and_its_head(base: Path, tmp_path: Path) -> None:
+def _continue_with_topic_branch(base: Path, tmp_path: Path, *freezing: str) -> tuple[Path, Path]:
+    """Train a tiny start, then continue it for 6 steps with a topic branch, taught by the
+    start, with the ``freezing`` options; every evaluated step kept. (start, grown)."""
     from typer.testing import CliRunner
 
     from pipeline.cli import app
@@ -208,11 +210,16 @@ def test_freeze_shared_trains_only_the_branch_and_its_head(base: Path, tmp_path:
         [
             *args,
             *("--init-from", str(start), "--teacher", str(start)),
-            *("--branch", "topic", "--freeze-shared", "--max-steps", "6"),
+            *("--branch", "topic", *freezing, "--max-steps", "6"),
             *("--eval-every", "3", "--keep-checkpoints", "--out", str(grown)),
         ],
     )
     assert result.exit_code == 0, result.output
+    return start, grown
+
+
+def test_freeze_shared_trains_only_the_branch_and_its_head(base: Path, tmp_path: Path) -> None:
+    start, grown = _continue_with_topic_branch(base, tmp_path, "--freeze-shared")
     before = load_model_dir(start).model.state_dict()
     after = load_model_dir(grown).model
     # The branch started as the top layer and then trained (topic batches and, through the
@@ -280,24 +287,7 @@ def test_train_only_every_task_keeps_what_was_frozen_frozen(base: Path) -> None:
 def test_train_only_sentiment_keeps_every_topic_weight(base: Path, tmp_path: Path) -> None:
     """``--train-only sentiment`` on a start whose topic gets a branch: the encoder's top
     layer (now sentiment's alone) and the sentiment head train; topic's predictions stay."""
-    from typer.testing import CliRunner
-
-    from pipeline.cli import app
-
-    start, grown = tmp_path / "start", tmp_path / "grown"
-    args = tiny_train_cli_args(base, tmp_path)
-    runner = CliRunner()
-    assert runner.invoke(app, [*args, "--out", str(start)]).exit_code == 0
-    result = runner.invoke(
-        app,
-        [
-            *args,
-            *("--init-from", str(start), "--teacher", str(start)),
-            *("--branch", "topic", "--train-only", "sentiment", "--max-steps", "6"),
-            *("--eval-every", "3", "--keep-checkpoints", "--out", str(grown)),
-        ],
-    )
-    assert result.exit_code == 0, result.output
+    start, grown = _continue_with_topic_branch(base, tmp_path, "--train-only", "sentiment")
     before = load_model_dir(start).model.state_dict()
     last = load_model_dir(tmp_path / "grown.steps" / "step-00006").model
     top = len(last.encoder.encoder.layer) - 1
