@@ -26,6 +26,7 @@ import torch
 
 from models.data import TaskData, load_task_data, read_labelled_csv, stratified_split
 from models.metrics import softmax
+from models.scorer import length_batches, logits_for_ids
 from models.tasks import SENTIMENT, TOPIC
 
 GRID = [(k, tau, lam) for k in (5, 20, 50) for tau in (0.05, 0.1) for lam in (0.2, 0.4, 0.6)]
@@ -41,8 +42,6 @@ def head_inputs(scorer: Any, texts: Sequence[str]) -> tuple[dict[str, np.ndarray
         for name, head in scorer.model.heads.items()
     ]
     try:
-        from models.scorer import length_batches, logits_for_ids
-
         ids = scorer._tokenize(texts, clean=False)
         pad = scorer.tokenizer.pad_token_id or 0
         logits = logits_for_ids(scorer.model, ids, pad_id=pad, device=scorer.device, batch_size=128)

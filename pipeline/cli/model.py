@@ -142,9 +142,9 @@ def train(
     train_only: list[str] = typer.Option(
         [],
         "--train-only",
-        help="With --init-from: train only the weights no other task reads (this task's "
-        "head and branch; for the tasks without a branch, the encoder's top --branch-layers "
-        "layers too). Repeatable. Every other task's predictions stay exactly the start's.",
+        help="With --init-from: train only the weights no other task reads: this task's "
+        "head and branch, and the encoder's top --branch-layers layers once every task "
+        "without a branch is named. Repeatable. The other tasks' predictions stay the start's.",
     ),
     epochs: int = typer.Option(3, "--epochs", min=1, help="Passes over the training data."),
     max_steps: int | None = typer.Option(
