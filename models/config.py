@@ -160,6 +160,10 @@ class TrainConfig:
     teachers: tuple[str, ...] = ()
     distill_weight: float = 1.0
     distill_temperature: float = 2.0
+    # R-Drop (Liang et al., 2021): each batch runs through the model twice, with different
+    # dropout, and this weight times the symmetric KL between the two passes' predictions
+    # (every head, every row) joins the loss. Twice the compute per step; 0: off.
+    rdrop: float = 0.0
     device: str = "auto"
     num_threads: int = 2
     eval_every_epoch: bool = True
@@ -215,6 +219,7 @@ class TrainConfig:
             self.distill_temperature > 0,
             f"distill_temperature must be > 0, got {self.distill_temperature}",
         )
+        _check(self.rdrop >= 0, f"rdrop must be >= 0, got {self.rdrop}")
         _check(self.augment_n >= 0, f"augment_n must be >= 0, got {self.augment_n}")
         _check(self.device in DEVICES, f"device must be one of {DEVICES}, got {self.device!r}")
         _check(self.num_threads >= 1, f"num_threads must be >= 1, got {self.num_threads}")

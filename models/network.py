@@ -261,6 +261,22 @@ def distillation_loss(
     return out
 
 
+def consistency_loss(
+    first: Mapping[str, torch.Tensor], second: Mapping[str, torch.Tensor]
+) -> dict[str, torch.Tensor]:
+    """R-Drop (Liang et al., 2021) per head: the symmetric KL between the predictions of
+    two passes over the same rows with different dropout, ``½(KL(p‖q) + KL(q‖p))``,
+    averaged over the rows. Both passes get gradient, so each is pulled towards the other."""
+    out: dict[str, torch.Tensor] = {}
+    for name, z in first.items():
+        log_p = F.log_softmax(z.float(), dim=-1)
+        log_q = F.log_softmax(second[name].float(), dim=-1)
+        kl_pq = (log_p.exp() * (log_p - log_q)).sum(-1)
+        kl_qp = (log_q.exp() * (log_q - log_p)).sum(-1)
+        out[name] = 0.5 * (kl_pq + kl_qp).mean()
+    return out
+
+
 def apply_lora(encoder: nn.Module, config: ModelConfig) -> nn.Module:
     """Wrap ``encoder`` with a LoRA adapter on its attention and feed-forward projections."""
     from peft import LoraConfig, get_peft_model

@@ -41,6 +41,7 @@ from models.metrics import (
 )
 from models.network import (
     MultiTaskModel,
+    consistency_loss,
     count_parameters,
     distillation_loss,
     freeze_shared,
@@ -522,6 +523,14 @@ def train_model(
                 [train[stream].labels[i] for i in batch]
             )
             labels = labels.to(device)
+            keep = torch.from_numpy(distill_rows[stream][batch]) if soft else None
+            targets = {h: torch.from_numpy(p[batch]) for h, p in soft.get(stream, {}).items()}
+            if tc.rdrop:
+                # Both passes in one batch: the rows twice over, each copy its own dropout.
+                input_ids, mask = input_ids.repeat(2, 1), mask.repeat(2, 1)
+                labels = labels.repeat(2, 1)
+                targets = {h: p.repeat(2, 1) for h, p in targets.items()}
+                keep = None if keep is None else keep.repeat(2)
             with torch.autocast("cuda", torch.bfloat16, enabled=use_bf16):
                 logits = model(input_ids, mask)
             loss, per_task = joint_loss(
@@ -532,14 +541,17 @@ def train_model(
                 class_weights=class_weights,
                 label_smoothing=tc.label_smoothing,
             )
-            if soft and tc.distill_weight:
+            if keep is not None and tc.distill_weight:
                 taught = distillation_loss(
-                    logits,
-                    {h: torch.from_numpy(p[batch]) for h, p in soft[stream].items()},
-                    torch.from_numpy(distill_rows[stream][batch]).to(device),
-                    temperature=tc.distill_temperature,
+                    logits, targets, keep.to(device), temperature=tc.distill_temperature
                 )
                 loss = loss + tc.distill_weight * torch.stack(list(taught.values())).sum()
+            if tc.rdrop:
+                n = len(batch)
+                agree = consistency_loss(
+                    {h: z[:n] for h, z in logits.items()}, {h: z[n:] for h, z in logits.items()}
+                )
+                loss = loss + tc.rdrop * torch.stack(list(agree.values())).sum()
             optimizer.zero_grad(set_to_none=True)
             if loss.requires_grad:  # not so for a frozen head's batch with nothing to distil
                 loss.backward()

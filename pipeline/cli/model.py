@@ -220,6 +220,13 @@ def train(
     distill_temperature: float = typer.Option(
         2.0, "--distill-temperature", help="Softening temperature of the distillation."
     ),
+    rdrop: float = typer.Option(
+        0.0,
+        "--rdrop",
+        help="R-Drop weight: run each batch twice with different dropout and add this "
+        "times the symmetric KL between the two passes' predictions (twice the compute per "
+        "step; 0: off).",
+    ),
     threads: int = typer.Option(2, "--threads", min=1, help="CPU threads for torch."),
     json_output: bool = typer.Option(
         False, "--json", help="Print the summary as one JSON document (and no progress bar)."
@@ -270,6 +277,7 @@ def train(
             teachers=tuple(str(t) for t in teacher),
             distill_weight=distill_weight,
             distill_temperature=distill_temperature,
+            rdrop=rdrop,
             device=device,
             num_threads=threads,
             progress=not json_output,
@@ -359,6 +367,13 @@ def adapt(
     seed: int = typer.Option(13, "--seed", help="Seed of the head, masks and batches."),
     device: Literal["auto", "cpu", "cuda"] = typer.Option(
         "auto", "--device", help="auto (CUDA when present), cpu or cuda."
+    ),
+    rdrop: float = typer.Option(
+        0.0,
+        "--rdrop",
+        help="R-Drop weight: run each batch twice with different dropout and add this "
+        "times the symmetric KL between the two passes' predictions (twice the compute per "
+        "step; 0: off).",
     ),
     threads: int = typer.Option(2, "--threads", min=1, help="CPU threads for torch."),
     json_output: bool = typer.Option(
