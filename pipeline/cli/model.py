@@ -368,13 +368,6 @@ def adapt(
     device: Literal["auto", "cpu", "cuda"] = typer.Option(
         "auto", "--device", help="auto (CUDA when present), cpu or cuda."
     ),
-    rdrop: float = typer.Option(
-        0.0,
-        "--rdrop",
-        help="R-Drop weight: run each batch twice with different dropout and add this "
-        "times the symmetric KL between the two passes' predictions (twice the compute per "
-        "step; 0: off).",
-    ),
     threads: int = typer.Option(2, "--threads", min=1, help="CPU threads for torch."),
     json_output: bool = typer.Option(
         False, "--json", help="Print the summary as one JSON document (and no progress bar)."

@@ -2,7 +2,10 @@
 when the student already agrees and exactly 0 (not NaN) without a kept row; teachers' targets
 are their calibrated, softened, averaged probabilities; no dev text is ever distilled; a
 teacher changes training only when its weight is not zero; a single-task teacher teaches its
-own head; and a bad teacher is a one-line error."""
+own head; and a bad teacher is a one-line error. R-Drop (`--rdrop`), the other loss that
+needs no new labels: the symmetric KL between two dropout passes, zero when they agree and
+pulling both; a run changes only with a weight, still distils with a teacher, and records the
+option; a negative weight is a one-line error."""
 
 from __future__ import annotations
 
@@ -17,10 +20,15 @@ from models.checkpoint import load_model_dir
 from models.config import ModelConfig, TrainConfig
 from models.data import TaskData, write_news_dev_file
 from models.metrics import softmax
-from models.network import distillation_loss
+from models.network import consistency_loss, distillation_loss
 from models.scorer import logits_for_ids
 from models.tasks import SENTIMENT, TOPIC, TaskSpec
-from models.testing import make_tiny_encoder_dir, make_tiny_model_dir, write_tiny_training_csvs
+from models.testing import (
+    make_tiny_encoder_dir,
+    make_tiny_model_dir,
+    tiny_train_cli_args,
+    write_tiny_training_csvs,
+)
 from models.train import distillable_rows, teacher_probabilities, train_model
 from pipeline.cli.app import app
 from pipeline.errors import FinsentError
@@ -306,3 +314,66 @@ def test_ensemble_with_a_single_task_model_averages_only_its_head(
     sentiment_only = make_tiny_model_dir(tmp_path / "sentiment", tasks=(SENTIMENT,))
     with pytest.raises(ValueError, match="none of the heads"):
         ensemble_reports([topic_only, sentiment_only], news_dev_file=data["news_dev"])
+
+
+def test_consistency_loss_is_the_symmetric_kl_of_the_two_passes() -> None:
+    torch.manual_seed(0)
+    first, second = {"sentiment": torch.randn(4, 3)}, {"sentiment": torch.randn(4, 3)}
+    loss = consistency_loss(first, second)["sentiment"]
+    p = torch.softmax(first["sentiment"], -1)
+    q = torch.softmax(second["sentiment"], -1)
+    expected = 0.5 * ((p * (p / q).log()).sum(-1) + (q * (q / p).log()).sum(-1)).mean()
+    assert torch.isclose(loss, expected)
+    assert loss > 0
+    assert torch.isclose(consistency_loss(second, first)["sentiment"], loss)
+
+
+def test_consistency_loss_is_zero_when_the_passes_agree_and_pulls_both_otherwise() -> None:
+    z = torch.randn(5, 20)
+    assert abs(consistency_loss({"topic": z}, {"topic": z.clone()})["topic"].item()) < 1e-6
+    first = {"topic": torch.randn(5, 20, requires_grad=True)}
+    second = {"topic": torch.randn(5, 20, requires_grad=True)}
+    consistency_loss(first, second)["topic"].backward()
+    for side in (first, second):
+        grad = side["topic"].grad
+        assert grad is not None and grad.abs().sum() > 0
+
+
+@pytest.fixture(scope="module")
+def rdrop(data: dict) -> dict:
+    """A run with R-Drop and no teacher."""
+    return _train(data, data["root"] / "rdrop", rdrop=1.0)
+
+
+def test_rdrop_changes_training_only_with_a_weight(data: dict, plain: dict, rdrop: dict) -> None:
+    weightless = _train(data, data["root"] / "rdrop-weightless", rdrop=0.0)
+    assert weightless["version"] == plain["version"]
+    assert rdrop["version"] != plain["version"]
+    assert rdrop["train_config"]["rdrop"] == 1.0
+    assert load_model_dir(data["root"] / "rdrop").card["version"] == rdrop["version"]
+
+
+def test_rdrop_with_a_teacher_still_distils(data: dict, rdrop: dict) -> None:
+    # The doubled batch carries the teacher's targets for both copies: the teacher still
+    # changes an R-Drop run.
+    teacher = str(data["teacher"])
+    both = _train(data, data["root"] / "rdrop-taught", teachers=(teacher,), rdrop=1.0)
+    assert both["version"] != rdrop["version"]
+    assert both["data"]["teachers"][0]["dir"] == teacher
+
+
+def test_cli_records_rdrop_and_rejects_a_negative_one(data: dict, tmp_path: Path) -> None:
+    args = tiny_train_cli_args(data["encoder"], tmp_path)
+    out = tmp_path / "cli-rdrop"
+    result = CliRunner().invoke(
+        app, [*args, "--max-steps", "2", "--rdrop", "0.5", "--out", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    card = load_model_dir(out).card
+    assert card["train_config"]["rdrop"] == 0.5
+    assert "--rdrop 0.5" in card["reproduce"][-1]
+    never = tmp_path / "never"
+    result = CliRunner().invoke(app, [*args, "--rdrop", "-1", "--out", str(never)])
+    assert isinstance(result.exception, FinsentError)
+    assert str(result.exception) == "rdrop must be >= 0, got -1.0"
+    assert not never.exists()
