@@ -523,8 +523,11 @@ def train_model(
                 [train[stream].labels[i] for i in batch]
             )
             labels = labels.to(device)
-            keep = torch.from_numpy(distill_rows[stream][batch]) if soft else None
-            targets = {h: torch.from_numpy(p[batch]) for h, p in soft.get(stream, {}).items()}
+            # Distillation's rows and targets, only when it teaches (R-Drop doubles them).
+            keep, targets = None, {}
+            if soft and tc.distill_weight:
+                keep = torch.from_numpy(distill_rows[stream][batch])
+                targets = {h: torch.from_numpy(p[batch]) for h, p in soft[stream].items()}
             if tc.rdrop:
                 # Both passes in one batch: the rows twice over, each copy its own dropout.
                 input_ids, mask = input_ids.repeat(2, 1), mask.repeat(2, 1)
@@ -541,7 +544,7 @@ def train_model(
                 class_weights=class_weights,
                 label_smoothing=tc.label_smoothing,
             )
-            if keep is not None and tc.distill_weight:
+            if keep is not None:
                 taught = distillation_loss(
                     logits, targets, keep.to(device), temperature=tc.distill_temperature
                 )
